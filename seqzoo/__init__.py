@@ -1,0 +1,62 @@
+"""seqzoo: a PyTorch Lightning model zoo of recurrent and convolutional sequence models.
+
+import seqzoo
+model = seqzoo.load("gru.synthetic")
+model.predict(windows)            # (n, 10) raw values -> (n,) next values
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from seqzoo.errors import ArtifactError, DataError, InputError, SeqzooError, UnknownNameError
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from seqzoo.tasks.base import SeqzooTask
+
+
+def load(name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False) -> SeqzooTask:
+    """Load a pretrained model: a bundled name (`"gru.synthetic"`), an artifact folder, or a Hub
+    repo id (`"org/repo"`, optionally at a `revision`). Returns the task module in eval mode."""
+    from seqzoo.artifact import load_artifact
+    from seqzoo.hub import resolve
+
+    return load_artifact(resolve(name_or_path, revision=revision, local_files_only=local_files_only))
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered architecture names matching a shell-style wildcard."""
+    from seqzoo.registry import list_models as _list_models
+
+    return _list_models(pattern)
+
+
+def list_pretrained(pattern: str = "*") -> list[str]:
+    """Published checkpoint names (`arch.task`) matching a shell-style wildcard."""
+    from seqzoo.catalog import list_pretrained as _list_pretrained
+
+    return _list_pretrained(pattern)
+
+
+def create_model(name: str, **kwargs):
+    """Build a registered architecture (a plain `torch.nn.Module`) by name."""
+    from seqzoo.registry import create_model as _create_model
+
+    return _create_model(name, **kwargs)
+
+
+__all__ = [
+    "ArtifactError",
+    "DataError",
+    "InputError",
+    "SeqzooError",
+    "UnknownNameError",
+    "__version__",
+    "create_model",
+    "list_models",
+    "list_pretrained",
+    "load",
+]

@@ -1,0 +1,114 @@
+"""Model cards: Hugging Face Hub README.md with YAML metadata, rendered from an artifact's config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+HUB_TASK = {
+    "forecasting": "time-series-forecasting",
+    "classification": "text-classification",
+    "seq2seq": "text2text-generation",
+}
+METRIC_LABELS = {
+    "test_mae": ("mae", "Test MAE"),
+    "test_mse": ("mse", "Test MSE"),
+    "test_naive_mae": ("mae", "Naive baseline test MAE"),
+    "test_naive_mse": ("mse", "Naive baseline test MSE"),
+    "test_accuracy": ("accuracy", "Test accuracy"),
+    "test_f1": ("f1", "Test F1"),
+    "test_auroc": ("roc_auc", "Test AUROC"),
+    "test_exact_match": ("exact_match", "Test exact match"),
+}
+
+
+def model_index(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's `model-index`: task, dataset, split and every test metric."""
+    data = config["provenance"].get("data", {})
+    metrics = [
+        {"type": METRIC_LABELS.get(k, (k, k))[0], "name": METRIC_LABELS.get(k, (k, k))[1], "value": v}
+        for k, v in config["metrics"].items()
+    ]
+    task = config["task"]["name"]
+    return [
+        {
+            "name": config["name"] or config["architecture"]["name"],
+            "results": [
+                {
+                    "task": {"type": HUB_TASK.get(task, task), "name": task},
+                    "dataset": {
+                        "name": data.get("name", "unknown"),
+                        "type": data.get("name", "unknown"),
+                        "split": "test",
+                    },
+                    "metrics": metrics,
+                }
+            ],
+        }
+    ]
+
+
+def render_card(config: dict[str, Any]) -> str:
+    name = config["name"] or "this model"
+    arch = config["architecture"]
+    task = config["task"]["name"]
+    data = config["provenance"].get("data", {})
+    meta = {
+        "library_name": "seqzoo",
+        "license": "apache-2.0",
+        "pipeline_tag": HUB_TASK.get(task, task),
+        "tags": ["seqzoo", "pytorch-lightning", arch["name"], task],
+        "datasets": [data["name"]] if data.get("name") else [],
+        "model-index": model_index(config) if config["metrics"] else [],
+    }
+    rows = "\n".join(f"| {METRIC_LABELS.get(k, (k, k))[1]} | {v:.6g} |" for k, v in config["metrics"].items())
+    metrics = f"| metric | value |\n| --- | --- |\n{rows}" if rows else "Not evaluated."
+    recipe = config["provenance"].get("recipe_path") or "recipe.yaml (in this folder)"
+    data_lines = "\n".join(f"- **{k}**: {v}" for k, v in data.items()) or "- not recorded"
+    evaluate = f"seqzoo evaluate {config['name']} --json" if config["name"] else "seqzoo evaluate DIR --json"
+    return f"""---
+{yaml.safe_dump(meta, sort_keys=False).strip()}
+---
+
+# {name}
+
+A `{arch["name"]}` model for the seqzoo `{task}` task ({config["num_parameters"]:,} parameters).
+
+## Usage
+
+```python
+import seqzoo
+
+model = seqzoo.load("{config["name"] or "path/to/this/folder"}")
+{config.get("usage") or "predictions = model.predict(raw_inputs)"}
+```
+
+## Test metrics
+
+{metrics}
+
+Reproduce them with `{evaluate}`.
+
+## Training data
+
+{data_lines}
+
+## How it was trained
+
+Recipe `{recipe}` (the resolved configuration is `recipe.yaml` in this folder), seed
+{config["provenance"].get("seed")}, seqzoo {config["seqzoo_version"]}, git commit
+{config["provenance"].get("git_sha") or "unknown"}. Reproduce the training with
+`seqzoo fit --config {recipe}`.
+
+## Limitations
+
+{config.get("limitations") or "Trained and evaluated only on the data above; expect worse results elsewhere."}
+"""
+
+
+def read_card_metadata(text: str) -> dict[str, Any]:
+    """The YAML front matter of a card (used to check it against config.json and the catalogue)."""
+    if not text.startswith("---\n"):
+        return {}
+    return yaml.safe_load(text[4 : text.index("\n---", 4)]) or {}

@@ -1,0 +1,175 @@
+"""Synthetic task: noisy sums of two sines; windows of 10 values predict the 11th."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from seqzoo.data.base import SeqzooDataModule
+from seqzoo.data.windows import SlidingWindows, window_loader
+from seqzoo.errors import InputError
+from seqzoo.preprocessing import register_preprocessor
+
+
+def sum_of_sines(n_series: int, length: int, noise: float = 0.05, seed: int = 0) -> Tensor:
+    """`(n_series, length)` float32 series, each a sum of two sines plus Gaussian noise.
+
+    Amplitudes are uniform in [0.5, 1], frequencies in [0.005, 0.05] cycles per step, phases in
+    [0, 2 pi); the same seed always gives the same series.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    amplitude = 0.5 + 0.5 * torch.rand(n_series, 2, 1, generator=gen, dtype=torch.float64)
+    frequency = 0.005 + 0.045 * torch.rand(n_series, 2, 1, generator=gen, dtype=torch.float64)
+    phase = 2 * math.pi * torch.rand(n_series, 2, 1, generator=gen, dtype=torch.float64)
+    t = torch.arange(length, dtype=torch.float64)
+    clean = (amplitude * torch.sin(2 * math.pi * frequency * t + phase)).sum(dim=1)
+    return (clean + noise * torch.randn(n_series, length, generator=gen, dtype=torch.float64)).float()
+
+
+def windows_of(series: Tensor | np.ndarray, window: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Every `(window values, next value)` pair of each series: raw inputs for `predict` and truth."""
+    s = torch.as_tensor(series, dtype=torch.float32)
+    s = s.unsqueeze(0) if s.ndim == 1 else s
+    pairs = s.unfold(1, window + 1, 1).reshape(-1, window + 1)
+    return pairs[:, :window].numpy(), pairs[:, window].numpy()
+
+
+@register_preprocessor
+@dataclass
+class SeriesScaler:
+    """Standardise a univariate series with the train split's mean and std."""
+
+    kind: ClassVar[str] = "series_window"
+    window: int
+    mean: float
+    std: float
+    sequence_targets: bool = False
+    target_index: ClassVar[int] = 0
+    usage: ClassVar[str] = (
+        "import numpy as np\n"
+        "windows = np.sin(np.arange(10.0) / 3).reshape(1, 10)  # (n, 10) raw values\n"
+        "print(model.predict(windows))  # (n,) the value after each window"
+    )
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "window": self.window,
+            "mean": self.mean,
+            "std": self.std,
+            "sequence_targets": self.sequence_targets,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SeriesScaler:
+        unknown = set(config) - {"kind", "window", "mean", "std", "sequence_targets"}
+        if unknown:
+            raise ValueError(f"unexpected keys {sorted(unknown)}")
+        return cls(
+            int(config["window"]),
+            float(config["mean"]),
+            float(config["std"]),
+            bool(config.get("sequence_targets", False)),
+        )
+
+    def normalize(self, values: Tensor) -> Tensor:
+        return (values - self.mean) / self.std
+
+    def denormalize(self, values: Tensor) -> Tensor:
+        return values * self.std + self.mean
+
+    def encode(self, raw: Any) -> Tensor:
+        """Raw windows `(n, window)` -> normalised model input `(n, window, 1)`."""
+        expected = f"a real-valued array of shape (n, {self.window})"
+        try:
+            array = np.asarray(raw)
+        except (ValueError, TypeError) as err:  # ragged nested lists
+            raise InputError(f"expected {expected}; could not read it as an array: {err}") from err
+        if array.dtype.kind not in "iuf":
+            raise InputError(f"expected {expected}; got dtype {array.dtype}")
+        if array.ndim != 2 or array.shape[1] != self.window:
+            hint = " (for a single window use x.reshape(1, -1))" if array.ndim == 1 else ""
+            raise InputError(f"expected {expected}; got shape {array.shape}{hint}")
+        values = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64))
+        if not torch.isfinite(values).all():
+            raise InputError(f"expected {expected} of finite values; got NaN or infinity")
+        scaled = self.normalize(values).float()
+        if not torch.isfinite(scaled).all():
+            raise InputError(f"expected {expected}; values too large for float32 after scaling")
+        return scaled.unsqueeze(-1)
+
+    def decode(self, output: Tensor) -> np.ndarray:
+        """Model output -> raw units: `(n,)`, or `(n, window)` for many-to-many models."""
+        return self.denormalize(output.squeeze(-1).double()).numpy()
+
+
+class SyntheticDataModule(SeqzooDataModule):
+    """Disjoint train/val/test series from one seed; windows of `window` values predict the next.
+
+    With `sequence_targets` the model is many-to-many: one prediction per step, each the value
+    right after that step.
+    """
+
+    def __init__(
+        self,
+        window: int = 10,
+        series_length: int = 1000,
+        train_series: int = 20,
+        val_series: int = 5,
+        test_series: int = 5,
+        noise: float = 0.05,
+        seed: int = 0,
+        batch_size: int = 64,
+        sequence_targets: bool = False,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.series: dict[str, Tensor] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.series:
+            h = self.hparams
+            counts = {"train": h.train_series, "val": h.val_series, "test": h.test_series}
+            every = sum_of_sines(sum(counts.values()), h.series_length, h.noise, h.seed)
+            self.series = dict(zip(counts, torch.split(every, list(counts.values())), strict=True))
+        if self.preprocessing is None:
+            train = self.series["train"].double()
+            self.preprocessing = SeriesScaler(
+                self.hparams.window, float(train.mean()), float(train.std()), self.hparams.sequence_targets
+            ).to_config()
+
+    def _loader(self, split: str, shuffle: bool):
+        scaler = SeriesScaler.from_config(self.preprocessing)
+        segments = [scaler.normalize(s).unsqueeze(-1) for s in self.series[split]]
+        windows = SlidingWindows(
+            segments, lookback=self.hparams.window, delay=1, sequence_targets=self.hparams.sequence_targets
+        )
+        return window_loader(windows, self.hparams.batch_size, shuffle, self.hparams.num_workers)
+
+    def train_dataloader(self):
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self):
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self):
+        return self._loader("test", shuffle=False)
+
+    def describe(self) -> dict[str, Any]:
+        h = self.hparams
+        return {
+            "name": "synthetic sum of sines",
+            "source": f"seqzoo.data.synthetic.sum_of_sines(seed={h.seed}, noise={h.noise})",
+            "split": f"disjoint series: {h.train_series} train / {h.val_series} validation / "
+            f"{h.test_series} test, each {h.series_length} steps",
+            "test_windows": h.test_series * (h.series_length - h.window),
+        }

@@ -1,0 +1,53 @@
+"""Re-measure a model on its test split, rebuilding the test data from the recipe it carries."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import yaml
+
+from seqzoo.data.base import SeqzooDataModule
+from seqzoo.errors import ArtifactError, InputError
+
+
+def datamodule_from_recipe(recipe: str, data_dir: str | None = None) -> SeqzooDataModule:
+    """Instantiate the recipe's DataModule; only seqzoo's own classes are imported (artifacts are data)."""
+    data = (yaml.safe_load(recipe) or {}).get("data") or {}
+    class_path = data.get("class_path", "")
+    if not class_path.startswith("seqzoo.data."):
+        raise ArtifactError(f"recipe data.class_path must name a seqzoo DataModule, found {class_path!r}")
+    module_name, _, class_name = class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not (inspect.isclass(cls) and issubclass(cls, SeqzooDataModule)):
+        raise ArtifactError(f"recipe data.class_path {class_path!r} is not a seqzoo DataModule")
+    init_args = dict(data.get("init_args") or {})
+    if data_dir is not None:
+        if "data_dir" not in inspect.signature(cls).parameters:
+            raise InputError(f"{class_name} generates its data; --data does not apply to it")
+        init_args["data_dir"] = data_dir
+    return cls(**init_args)
+
+
+def evaluate(
+    model, data_dir: str | None = None, accelerator: str = "cpu"
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Test metrics of `model` on the test split its recipe names, and the description of that data."""
+    import lightning.pytorch as pl
+
+    if not model.recipe:
+        raise ArtifactError("the model carries no recipe.yaml, so its test data cannot be rebuilt")
+    datamodule = datamodule_from_recipe(model.recipe, data_dir)
+    datamodule.preprocessing = model.preprocessing
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    (results,) = trainer.test(model, datamodule=datamodule, verbose=False)
+    metrics = {k: float(v) for k, v in sorted(results.items()) if k.startswith("test_") and k != "test_loss"}
+    return metrics, datamodule.describe()

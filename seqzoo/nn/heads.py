@@ -1,0 +1,42 @@
+"""The shell every zoo architecture shares: optional embedding, an encoder, a linear head."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class SequenceNet(nn.Module):
+    """Embedding (token input) -> encoder -> linear head, per step or on the last state.
+
+    Keeping embedding and head here means encoders only map `(batch, time, width)` to features,
+    and every architecture accepts both float features and token ids the same way.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, output_size: int, vocab_size: int | None = None, embedding_dim: int = 32
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0) if vocab_size else None
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.output_size, output_size)
+
+    @property
+    def input_kind(self) -> str:
+        return "tokens" if self.embedding is not None else "features"
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.embedding(x) if self.embedding is not None else x
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if lengths is None:
+            return self.head(self.encoder(self.embed(x)))
+        return self.head(self.encoder(self.embed(x), lengths=lengths))
+
+    def init_state(self, batch_size: int, device: torch.device | None = None):
+        return self.encoder.init_state(batch_size, device)
+
+    def step(self, x_t: Tensor, state):
+        """One step of a unidirectional recurrent net: what the full forward would emit at that step."""
+        out, state = self.encoder.step(self.embed(x_t), state)
+        return self.head(out), state

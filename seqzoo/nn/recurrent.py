@@ -1,0 +1,153 @@
+"""One recurrent encoder for every cell type (rnn, lstm, gru), and the zoo's recurrent architectures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from seqzoo.errors import SeqzooError
+from seqzoo.nn.heads import SequenceNet
+from seqzoo.registry import register_model
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+State = list  # one entry per layer: Tensor (rnn, gru) or (h, c) tuple (lstm)
+
+
+class RecurrentEncoder(nn.Module):
+    """Stacked recurrent layers over `(batch, time, features)`.
+
+    Each layer is its own fused `nn.RNN`/`nn.LSTM`/`nn.GRU` (cuDNN on GPU), which is what allows
+    per-layer sizes, summed bidirectional outputs and dropout between layers in one code path.
+    Returns the last state `(batch, out)` or, with `return_sequences`, every step `(batch, time, out)`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int | Sequence[int] = 32,
+        cell: str = "gru",
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        merge: str = "concat",
+        dropout: float = 0.0,
+        nonlinearity: str = "tanh",
+        return_sequences: bool = False,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise SeqzooError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        if merge not in ("concat", "sum"):
+            raise SeqzooError(f"merge must be 'concat' or 'sum', got {merge!r}")
+        sizes = [hidden_size] * num_layers if isinstance(hidden_size, int) else list(hidden_size)
+        if not sizes or any(s < 1 for s in sizes):
+            raise SeqzooError(f"hidden_size must be a positive int or a non-empty list, got {hidden_size!r}")
+        self.cell, self.sizes, self.bidirectional, self.merge = cell, sizes, bidirectional, merge
+        self.return_sequences = return_sequences
+        self.dropout = nn.Dropout(dropout)
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        layers, width = [], input_size
+        for size in sizes:
+            layers.append(CELLS[cell](width, size, batch_first=True, bidirectional=bidirectional, **extra))
+            width = self._merged_width(size)
+        self.layers = nn.ModuleList(layers)
+        self.output_size = width
+
+    def _merged_width(self, size: int) -> int:
+        return 2 * size if self.bidirectional and self.merge == "concat" else size
+
+    def _merge(self, out: Tensor) -> Tensor:
+        if self.bidirectional and self.merge == "sum":
+            half = out.shape[-1] // 2
+            return out[..., :half] + out[..., half:]
+        return out
+
+    def _last_state(self, h_n: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+        h = h_n[0] if isinstance(h_n, tuple) else h_n  # (directions, batch, hidden)
+        if not self.bidirectional:
+            return h[0]
+        return h[0] + h[1] if self.merge == "sum" else torch.cat([h[0], h[1]], dim=-1)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """`lengths` (batch,) marks real steps of right-padded input; padding never changes the output."""
+        seq: Tensor | PackedSequence = x
+        if lengths is not None:
+            seq = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        h_n = None
+        for i, layer in enumerate(self.layers):
+            if i > 0:
+                seq = self._map(seq, self.dropout)
+            seq, h_n = layer(seq)
+            seq = self._map(seq, self._merge)
+        if not self.return_sequences:
+            return self._last_state(h_n)
+        if isinstance(seq, PackedSequence):
+            seq, _ = pad_packed_sequence(seq, batch_first=True, total_length=x.shape[1])
+        return seq
+
+    @staticmethod
+    def _map(seq: Tensor | PackedSequence, fn) -> Tensor | PackedSequence:
+        if isinstance(seq, PackedSequence):
+            return seq._replace(data=fn(seq.data))
+        return fn(seq)
+
+    # Streaming: feed one step at a time and match the full-sequence forward exactly.
+    def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
+        if self.bidirectional:
+            raise SeqzooError("step-by-step use needs a unidirectional encoder (the future is unknown)")
+        zeros = [torch.zeros(1, batch_size, s, device=device) for s in self.sizes]
+        return [(z, torch.zeros_like(z)) if self.cell == "lstm" else z for z in zeros]
+
+    def step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step `(batch, features)` -> top-layer output `(batch, hidden)` and the new state."""
+        out, new_state = x_t.unsqueeze(1), []
+        for layer, layer_state in zip(self.layers, state, strict=True):
+            out, s = layer(out, layer_state)
+            new_state.append(s)
+        return out[:, 0], new_state
+
+
+def _recurrent(cell: str, default_hidden: int | Sequence[int], bidirectional: bool = False):
+    def factory(
+        input_size: int = 1,
+        output_size: int = 1,
+        hidden_size: int | list[int] = default_hidden,
+        num_layers: int = 1,
+        bidirectional: bool = bidirectional,
+        merge: str = "concat",
+        dropout: float = 0.0,
+        return_sequences: bool = False,
+        vocab_size: int | None = None,
+        embedding_dim: int = 32,
+        nonlinearity: str = "tanh",
+    ) -> SequenceNet:
+        if nonlinearity != "tanh" and cell != "rnn":
+            raise SeqzooError(f"nonlinearity applies to simplernn only, not {cell}")
+        width = embedding_dim if vocab_size else input_size
+        encoder = RecurrentEncoder(
+            width,
+            hidden_size,
+            cell,
+            num_layers,
+            bidirectional,
+            merge,
+            dropout,
+            nonlinearity,
+            return_sequences,
+        )
+        return SequenceNet(encoder, output_size, vocab_size=vocab_size, embedding_dim=embedding_dim)
+
+    factory.__doc__ = f"{cell.upper()} encoder with a linear head (hidden {default_hidden})."
+    return factory
+
+
+simplernn = register_model("simplernn")(_recurrent("rnn", 32))
+stacked_simplernn = register_model("stacked_simplernn")(_recurrent("rnn", [32, 32]))
+lstm = register_model("lstm")(_recurrent("lstm", 32))
+gru = register_model("gru")(_recurrent("gru", 32))
+stacked_lstm = register_model("stacked_lstm")(_recurrent("lstm", [32, 64]))
+stacked_gru = register_model("stacked_gru")(_recurrent("gru", [32, 64]))
+bilstm = register_model("bilstm")(_recurrent("lstm", 32, bidirectional=True))
+bigru = register_model("bigru")(_recurrent("gru", 32, bidirectional=True))

@@ -1,0 +1,16 @@
+"""Task LightningModules: loss, metrics, optimizers; architectures come from the registry."""
+
+from seqzoo.errors import UnknownNameError
+from seqzoo.tasks.base import SeqzooTask
+from seqzoo.tasks.forecasting import ForecastingTask
+
+TASKS: dict[str, type[SeqzooTask]] = {cls.task_name: cls for cls in (ForecastingTask,)}
+
+
+def task_class(name: str) -> type[SeqzooTask]:
+    if name not in TASKS:
+        raise UnknownNameError("task", name, list(TASKS))
+    return TASKS[name]
+
+
+__all__ = ["TASKS", "ForecastingTask", "SeqzooTask", "task_class"]

@@ -1,0 +1,141 @@
+"""What every task LightningModule shares: the architecture by name, optimizers as configuration,
+and the preprocessing that travels with the weights. No architecture code lives here."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+
+from seqzoo.errors import SeqzooError
+from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
+from seqzoo.registry import create_model
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "sgd": torch.optim.SGD,
+}
+SCHEDULERS = {
+    "step": torch.optim.lr_scheduler.StepLR,
+    "cosine": torch.optim.lr_scheduler.CosineAnnealingLR,
+    "plateau": torch.optim.lr_scheduler.ReduceLROnPlateau,
+}
+
+
+class SeqzooTask(pl.LightningModule):
+    """Base of the task modules. Subclasses set `task_name` and define the steps and `predict`."""
+
+    task_name: str = ""
+    monitor: str = "val_loss"
+
+    def __init__(
+        self,
+        arch: str,
+        arch_kwargs: dict[str, Any] | None = None,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        scheduler: str | None = None,
+        scheduler_kwargs: dict[str, Any] | None = None,
+        preprocessing: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise SeqzooError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        if scheduler is not None and scheduler not in SCHEDULERS:
+            raise SeqzooError(f"scheduler must be one of {sorted(SCHEDULERS)} or None, got {scheduler!r}")
+        self.save_hyperparameters(ignore=["preprocessing"])
+        self.net = create_model(arch, **(arch_kwargs or {}))
+        self._preprocessing = preprocessing
+        self.recipe: str | None = None  # the resolved LightningCLI config that trained this model
+        self.recipe_meta: dict[str, Any] = {}  # its path and seed, for provenance
+
+    # -- preprocessing -------------------------------------------------------------------------
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, config: dict[str, Any] | None) -> None:
+        self._preprocessing = config
+        self.__dict__.pop("preprocessor", None)
+
+    @cached_property
+    def preprocessor(self) -> Preprocessor:
+        if self._preprocessing is None:
+            raise SeqzooError(
+                "this model has no fitted preprocessing: train it with a DataModule or load an artifact"
+            )
+        return preprocessor_from_config(self._preprocessing)
+
+    def setup(self, stage: str) -> None:
+        """Share one preprocessing with the DataModule: a pretrained model's wins, else the data's."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is None or not hasattr(datamodule, "preprocessing"):
+            return
+        if self.preprocessing is None:
+            self.preprocessing = datamodule.preprocessing
+        else:
+            datamodule.preprocessing = self.preprocessing
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["seqzoo"] = {
+            "task": self.task_name,
+            "preprocessing": self.preprocessing,
+            "recipe": self.recipe,
+            "recipe_meta": self.recipe_meta,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        extra = checkpoint.get("seqzoo", {})
+        if extra.get("preprocessing") is not None:
+            self.preprocessing = extra["preprocessing"]
+        self.recipe = extra.get("recipe", self.recipe)
+        self.recipe_meta = extra.get("recipe_meta", self.recipe_meta)
+
+    # -- training configuration ----------------------------------------------------------------
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.net(x) if lengths is None else self.net(x, lengths=lengths)
+
+    def configure_optimizers(self):
+        h = self.hparams
+        extra = {"momentum": h.momentum} if h.optimizer in ("sgd", "rmsprop") else {}
+        opt = OPTIMIZERS[h.optimizer](self.parameters(), lr=h.lr, weight_decay=h.weight_decay, **extra)
+        if h.scheduler is None:
+            return opt
+        sched = SCHEDULERS[h.scheduler](opt, **(h.scheduler_kwargs or {}))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": self.monitor}}
+
+    @staticmethod
+    def init_kwargs(hparams: dict[str, Any]) -> dict[str, Any]:
+        """Constructor arguments from saved hyperparameters (LightningCLI adds private `_class_path`)."""
+        return {k: v for k, v in hparams.items() if not k.startswith("_")}
+
+    # -- using the model -----------------------------------------------------------------------
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def predict(self, raw: Any, batch_size: int = 4096) -> Any:
+        """Raw task-native inputs -> task-native outputs, with the stored preprocessing."""
+        pre = self.preprocessor
+        x = pre.encode(raw)
+        was_training = self.training
+        self.eval()
+        with torch.inference_mode():
+            outputs = [self(chunk) for chunk in x.to(self.device).split(batch_size)] if len(x) else [self(x)]
+        self.train(was_training)
+        return pre.decode(torch.cat(outputs).cpu())
+
+    def save_pretrained(self, directory: str | Path, **card: Any) -> Path:
+        """Write this model as an artifact folder (config, safetensors weights, recipe, model card)."""
+        from seqzoo.artifact import save_pretrained
+
+        return save_pretrained(self, directory, **card)

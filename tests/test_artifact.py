@@ -1,0 +1,160 @@
+"""The artifact folder: a faithful round trip, and a specific error for every way it can be broken."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import seqzoo
+from seqzoo.artifact import save_pretrained
+from seqzoo.data.synthetic import SeriesScaler
+from seqzoo.errors import ArtifactError, InputError
+from seqzoo.tasks import ForecastingTask
+
+WINDOWS = np.random.default_rng(0).normal(size=(7, 10))
+
+
+@pytest.fixture
+def artifact(tmp_path):
+    task = ForecastingTask(
+        arch="gru", arch_kwargs={"hidden_size": 8}, preprocessing=SeriesScaler(10, 1.5, 3.0).to_config()
+    )
+    return save_pretrained(task, tmp_path / "art", name="gru.test", metrics={"test_mae": 0.25}), task
+
+
+def test_round_trip_keeps_weights_preprocessing_and_metrics(artifact):
+    folder, task = artifact
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    loaded = seqzoo.load(folder)
+    assert not loaded.training
+    assert loaded.preprocessing == task.preprocessing
+    assert np.array_equal(loaded.predict(WINDOWS), task.predict(WINDOWS))
+    assert json.loads((folder / "config.json").read_text())["metrics"] == {"test_mae": 0.25}
+
+
+def test_predictions_are_in_raw_units(artifact):
+    folder, _ = artifact
+    model = seqzoo.load(folder)
+    shifted = model.predict(WINDOWS * 3.0 + 1.5)  # the same normalised input...
+    model.preprocessing = SeriesScaler(10, 0.0, 1.0).to_config()
+    plain = model.predict(WINDOWS)
+    np.testing.assert_allclose(shifted, plain * 3.0 + 1.5, rtol=1e-5)  # ...gives the same output, rescaled
+
+
+def test_missing_config_names_the_file(artifact):
+    folder, _ = artifact
+    (folder / "config.json").unlink()
+    with pytest.raises(ArtifactError, match=r"config\.json: missing"):
+        seqzoo.load(folder)
+
+
+@pytest.mark.parametrize("cut", [0, 7, 100, -16])
+def test_truncated_weights_name_the_file(artifact, cut):
+    folder, _ = artifact
+    weights = folder / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:cut] if cut >= 0 else data[:cut])
+    with pytest.raises(ArtifactError, match=r"model\.safetensors: corrupt or truncated"):
+        seqzoo.load(folder)
+
+
+def test_corrupt_header_names_the_file(artifact):
+    folder, _ = artifact
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[8:20] = b"not json!!!!"
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=r"model\.safetensors"):
+        seqzoo.load(folder)
+
+
+def test_weights_of_another_size_are_rejected(artifact, tmp_path):
+    folder, _ = artifact
+    other = ForecastingTask(
+        arch="gru", arch_kwargs={"hidden_size": 16}, preprocessing=SeriesScaler(10, 0.0, 1.0).to_config()
+    )
+    save_pretrained(other, tmp_path / "other")
+    (folder / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(ArtifactError, match=r"mis-sized \['net\.encoder"):
+        seqzoo.load(folder)
+
+
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (lambda c: c.update(format_version=99), "format_version 99 is not supported"),
+        (lambda c: c.pop("preprocessing"), r"missing keys \['preprocessing'\]"),
+        (lambda c: c.update(surprise=1), r"unexpected keys \['surprise'\]"),
+        (lambda c: c["architecture"].update(name="transformer"), "cannot build"),
+        (lambda c: c["preprocessing"].update(kind="pickle"), "unknown preprocessing kind"),
+    ],
+)
+def test_bad_config_is_a_specific_error(artifact, edit, match):
+    folder, _ = artifact
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match=match):
+        seqzoo.load(folder)
+
+
+def test_config_that_is_not_json_is_an_error(artifact):
+    folder, _ = artifact
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        seqzoo.load(folder)
+
+
+def test_saving_over_an_artifact_replaces_it_completely(artifact, tmp_path):
+    folder, _ = artifact
+    (folder / "recipe.yaml").write_text("stale: true\n")
+    newer = ForecastingTask(arch="lstm", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
+    save_pretrained(newer, folder)
+    assert not (folder / "recipe.yaml").exists()
+    assert seqzoo.load(folder).hparams.arch == "lstm"
+    assert [p.name for p in tmp_path.iterdir()] == ["art"]  # no temporary folders left behind
+
+
+def test_refuses_to_replace_a_folder_that_is_not_an_artifact(tmp_path):
+    (tmp_path / "notes.txt").write_text("precious")
+    task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
+    with pytest.raises(ArtifactError, match="refusing to replace"):
+        task.save_pretrained(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "precious"
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
+    task.net.head.bias.data.fill_(float("nan"))
+    with pytest.raises(ArtifactError, match="non-finite"):
+        task.save_pretrained(tmp_path / "nan")
+    assert not (tmp_path / "nan").exists()
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.zeros((3, 9)), r"shape \(n, 10\); got shape \(3, 9\)"),
+        (np.zeros(10), r"x\.reshape\(1, -1\)"),
+        (np.full((2, 10), np.nan), "NaN"),
+        (np.array([["a"] * 10]), "dtype"),
+        ([[1, 2], [3]], "array"),
+        (np.full((1, 10), 1e300), "too large"),
+    ],
+)
+def test_bad_predict_input_is_an_input_error(artifact, bad, match):
+    folder, _ = artifact
+    with pytest.raises(InputError, match=match):
+        seqzoo.load(folder).predict(bad)
+
+
+def test_empty_input_gives_empty_output(artifact):
+    folder, _ = artifact
+    assert seqzoo.load(folder).predict(np.zeros((0, 10))).shape == (0,)
+
+
+def test_missing_folder_is_an_error_with_suggestions():
+    with pytest.raises(seqzoo.UnknownNameError, match="gru.synthetic"):
+        seqzoo.load("gru.synthetik")

@@ -1,0 +1,70 @@
+"""Every published checkpoint: loads by name, predicts raw values, and its card's metrics reproduce."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import seqzoo
+from seqzoo.card import read_card_metadata
+from seqzoo.catalog import RELATIVE_TOLERANCE, catalog
+from seqzoo.data.synthetic import sum_of_sines, windows_of
+from seqzoo.evaluation import evaluate
+
+from .conftest import run_seqzoo
+
+REQUIRED = {"simplernn.synthetic", "lstm.synthetic", "gru.synthetic", "stacked_simplernn.synthetic"}
+
+
+def test_the_required_checkpoints_are_published():
+    assert set(seqzoo.list_pretrained()) >= REQUIRED
+    assert seqzoo.list_pretrained("*gru*") == ["gru.synthetic"]
+
+
+@pytest.mark.parametrize("name", seqzoo.list_pretrained("*.synthetic"))
+def test_synthetic_checkpoint_predicts_the_next_raw_value(name):
+    model = seqzoo.load(name)
+    windows, truth = windows_of(sum_of_sines(3, 300, seed=777))
+    pred = model.predict(windows)
+    assert pred.shape == truth.shape
+    # a trained model beats repeating the last value on unseen series
+    assert np.abs(pred - truth).mean() < 0.8 * np.abs(windows[:, -1] - truth).mean()
+
+
+@pytest.mark.parametrize("name", seqzoo.list_pretrained())
+def test_card_config_and_catalogue_agree(name):
+    entry = catalog()[name]
+    config = json.loads((entry.path / "config.json").read_text())
+    card = read_card_metadata((entry.path / "README.md").read_text())
+    assert card["library_name"] == "seqzoo"
+    card_metrics = {m["name"]: m["value"] for m in card["model-index"][0]["results"][0]["metrics"]}
+    assert (
+        sorted(card_metrics.values()) == sorted(config["metrics"].values()) == sorted(entry.metrics.values())
+    )
+    assert entry.num_parameters == seqzoo.load(name).num_parameters
+    assert entry.metric is not None
+
+
+@pytest.mark.parametrize("name", seqzoo.list_pretrained())
+def test_evaluate_reproduces_the_card(name):
+    metrics, _ = evaluate(seqzoo.load(name))
+    stated = catalog()[name].metrics
+    assert metrics.keys() == stated.keys()
+    for key, value in stated.items():
+        assert metrics[key] == pytest.approx(value, rel=RELATIVE_TOLERANCE), key
+
+
+@pytest.mark.parametrize("name", seqzoo.list_pretrained())
+def test_card_usage_snippet_runs(name):
+    card = (catalog()[name].path / "README.md").read_text()
+    snippet = card.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(snippet, f"{name}/README.md", "exec"), {})
+
+
+def test_evaluate_command_prints_json():
+    out = run_seqzoo("evaluate", "gru.synthetic", "--json").stdout
+    metrics = json.loads(out[out.index("{") :])
+    assert metrics["test_mae"] == pytest.approx(catalog()["gru.synthetic"].metric, rel=RELATIVE_TOLERANCE)
+    assert metrics["test_naive_mae"] > metrics["test_mae"]
