@@ -1,7 +1,19 @@
 """Plain torch modules (no Lightning); importing this package registers every architecture."""
 
-from seqzoo.nn import baselines, recurrent
+from seqzoo.nn import baselines, conv, recurrent, seq2seq
+from seqzoo.nn.conv import ConvEncoder, ConvRecurrentEncoder
 from seqzoo.nn.heads import SequenceNet
 from seqzoo.nn.recurrent import RecurrentEncoder
+from seqzoo.nn.seq2seq import Seq2Seq
 
-__all__ = ["RecurrentEncoder", "SequenceNet", "baselines", "recurrent"]
+__all__ = [
+    "ConvEncoder",
+    "ConvRecurrentEncoder",
+    "RecurrentEncoder",
+    "Seq2Seq",
+    "SequenceNet",
+    "baselines",
+    "conv",
+    "recurrent",
+    "seq2seq",
+]

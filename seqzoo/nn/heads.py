@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seqzoo.errors import SeqzooError
+
 
 class SequenceNet(nn.Module):
     """Embedding (token input) -> encoder -> linear head, per step or on the last state.
@@ -34,7 +36,17 @@ class SequenceNet(nn.Module):
         return self.head(self.encoder(self.embed(x), lengths=lengths))
 
     def init_state(self, batch_size: int, device: torch.device | None = None):
+        if not hasattr(self.encoder, "init_state"):
+            raise SeqzooError(f"{type(self.encoder).__name__} has no state to stream; use a recurrent arch")
         return self.encoder.init_state(batch_size, device)
+
+    def forward_chunk(self, x: Tensor, state):
+        """Per-step outputs of a chunk continuing from `state`, and the state after it (TBPTT, streaming)."""
+        if not hasattr(self.encoder, "forward_chunk"):
+            name = type(self.encoder).__name__
+            raise SeqzooError(f"{name} keeps no state between chunks; use a recurrent architecture")
+        out, state = self.encoder.forward_chunk(self.embed(x), state)
+        return self.head(out), state
 
     def step(self, x_t: Tensor, state):
         """One step of a unidirectional recurrent net: what the full forward would emit at that step."""

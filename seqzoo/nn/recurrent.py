@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqzoo.errors import SeqzooError
 from seqzoo.nn.heads import SequenceNet
+from seqzoo.nn.recurrent_dropout import dropped_layer
 from seqzoo.registry import register_model
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -20,7 +21,9 @@ class RecurrentEncoder(nn.Module):
     """Stacked recurrent layers over `(batch, time, features)`.
 
     Each layer is its own fused `nn.RNN`/`nn.LSTM`/`nn.GRU` (cuDNN on GPU), which is what allows
-    per-layer sizes, summed bidirectional outputs and dropout between layers in one code path.
+    per-layer sizes and summed bidirectional outputs in one code path. `dropout` drops each layer's
+    input and `recurrent_dropout` its recurrent state, both with one mask per sequence (as Keras);
+    training with recurrent dropout runs the cell loop of `recurrent_dropout.py` instead of the kernel.
     Returns the last state `(batch, out)` or, with `return_sequences`, every step `(batch, time, out)`.
     """
 
@@ -33,6 +36,7 @@ class RecurrentEncoder(nn.Module):
         bidirectional: bool = False,
         merge: str = "concat",
         dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
         nonlinearity: str = "tanh",
         return_sequences: bool = False,
     ) -> None:
@@ -44,19 +48,19 @@ class RecurrentEncoder(nn.Module):
         sizes = [hidden_size] * num_layers if isinstance(hidden_size, int) else list(hidden_size)
         if not sizes or any(s < 1 for s in sizes):
             raise SeqzooError(f"hidden_size must be a positive int or a non-empty list, got {hidden_size!r}")
+        for label, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0 <= p < 1:
+                raise SeqzooError(f"{label} must be in [0, 1), got {p}")
         self.cell, self.sizes, self.bidirectional, self.merge = cell, sizes, bidirectional, merge
+        self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
         self.return_sequences = return_sequences
-        self.dropout = nn.Dropout(dropout)
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
         layers, width = [], input_size
         for size in sizes:
             layers.append(CELLS[cell](width, size, batch_first=True, bidirectional=bidirectional, **extra))
-            width = self._merged_width(size)
+            width = 2 * size if bidirectional and merge == "concat" else size
         self.layers = nn.ModuleList(layers)
         self.output_size = width
-
-    def _merged_width(self, size: int) -> int:
-        return 2 * size if self.bidirectional and self.merge == "concat" else size
 
     def _merge(self, out: Tensor) -> Tensor:
         if self.bidirectional and self.merge == "sum":
@@ -72,26 +76,31 @@ class RecurrentEncoder(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """`lengths` (batch,) marks real steps of right-padded input; padding never changes the output."""
-        seq: Tensor | PackedSequence = x
-        if lengths is not None:
-            seq = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        h_n = None
-        for i, layer in enumerate(self.layers):
-            if i > 0:
-                seq = self._map(seq, self.dropout)
-            seq, h_n = layer(seq)
-            seq = self._map(seq, self._merge)
-        if not self.return_sequences:
-            return self._last_state(h_n)
-        if isinstance(seq, PackedSequence):
-            seq, _ = pad_packed_sequence(seq, batch_first=True, total_length=x.shape[1])
-        return seq
+        looped = self.training and self.recurrent_dropout > 0
+        seq, last = x, None
+        for layer in self.layers:
+            seq = self._input_dropout(seq)
+            if looped:
+                seq, last = dropped_layer(layer, seq, lengths, self.recurrent_dropout)
+            else:
+                seq, last = self._fused(layer, seq, lengths)
+            seq = self._merge(seq)
+        return seq if self.return_sequences else self._last_state(last)
+
+    def _input_dropout(self, x: Tensor) -> Tensor:
+        """Keras-style input dropout: one mask per sequence, the same at every time step."""
+        if not self.training or self.dropout == 0:
+            return x
+        keep = 1 - self.dropout
+        return x * (torch.bernoulli(x.new_full((x.shape[0], 1, x.shape[2]), keep)) / keep)
 
     @staticmethod
-    def _map(seq: Tensor | PackedSequence, fn) -> Tensor | PackedSequence:
-        if isinstance(seq, PackedSequence):
-            return seq._replace(data=fn(seq.data))
-        return fn(seq)
+    def _fused(layer: nn.RNNBase, x: Tensor, lengths: Tensor | None):
+        if lengths is None:
+            return layer(x)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, last = layer(packed)
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], last
 
     # Streaming: feed one step at a time and match the full-sequence forward exactly.
     def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
@@ -102,14 +111,21 @@ class RecurrentEncoder(nn.Module):
 
     def step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
         """One time step `(batch, features)` -> top-layer output `(batch, hidden)` and the new state."""
-        out, new_state = x_t.unsqueeze(1), []
+        out, state = self.forward_chunk(x_t.unsqueeze(1), state)
+        return out[:, 0], state
+
+    def forward_chunk(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """Every step of a chunk `(batch, time, features)` continuing from `state` (streaming, TBPTT)."""
+        new_state = []
         for layer, layer_state in zip(self.layers, state, strict=True):
-            out, s = layer(out, layer_state)
+            x, s = layer(x, layer_state)
             new_state.append(s)
-        return out[:, 0], new_state
+        return x, new_state
 
 
-def _recurrent(cell: str, default_hidden: int | Sequence[int], bidirectional: bool = False):
+def _recurrent(
+    cell: str, default_hidden: int | Sequence[int], bidirectional: bool = False, default_dropout: float = 0.0
+):
     def factory(
         input_size: int = 1,
         output_size: int = 1,
@@ -117,7 +133,8 @@ def _recurrent(cell: str, default_hidden: int | Sequence[int], bidirectional: bo
         num_layers: int = 1,
         bidirectional: bool = bidirectional,
         merge: str = "concat",
-        dropout: float = 0.0,
+        dropout: float = default_dropout,
+        recurrent_dropout: float = default_dropout,
         return_sequences: bool = False,
         vocab_size: int | None = None,
         embedding_dim: int = 32,
@@ -134,12 +151,14 @@ def _recurrent(cell: str, default_hidden: int | Sequence[int], bidirectional: bo
             bidirectional,
             merge,
             dropout,
+            recurrent_dropout,
             nonlinearity,
             return_sequences,
         )
         return SequenceNet(encoder, output_size, vocab_size=vocab_size, embedding_dim=embedding_dim)
 
-    factory.__doc__ = f"{cell.upper()} encoder with a linear head (hidden {default_hidden})."
+    dropout_note = f", dropout and recurrent dropout {default_dropout}" if default_dropout else ""
+    factory.__doc__ = f"{cell.upper()} encoder (hidden {default_hidden}{dropout_note}) with a linear head."
     return factory
 
 
@@ -151,3 +170,4 @@ stacked_lstm = register_model("stacked_lstm")(_recurrent("lstm", [32, 64]))
 stacked_gru = register_model("stacked_gru")(_recurrent("gru", [32, 64]))
 bilstm = register_model("bilstm")(_recurrent("lstm", 32, bidirectional=True))
 bigru = register_model("bigru")(_recurrent("gru", 32, bidirectional=True))
+gru_dropout = register_model("gru_dropout")(_recurrent("gru", 32, default_dropout=0.2))

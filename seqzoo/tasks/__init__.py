@@ -2,9 +2,13 @@
 
 from seqzoo.errors import UnknownNameError
 from seqzoo.tasks.base import SeqzooTask
+from seqzoo.tasks.classification import ClassificationTask
 from seqzoo.tasks.forecasting import ForecastingTask
+from seqzoo.tasks.seq2seq import Seq2SeqTask
 
-TASKS: dict[str, type[SeqzooTask]] = {cls.task_name: cls for cls in (ForecastingTask,)}
+TASKS: dict[str, type[SeqzooTask]] = {
+    cls.task_name: cls for cls in (ForecastingTask, ClassificationTask, Seq2SeqTask)
+}
 
 
 def task_class(name: str) -> type[SeqzooTask]:
@@ -13,4 +17,4 @@ def task_class(name: str) -> type[SeqzooTask]:
     return TASKS[name]
 
 
-__all__ = ["TASKS", "ForecastingTask", "SeqzooTask", "task_class"]
+__all__ = ["TASKS", "ClassificationTask", "ForecastingTask", "Seq2SeqTask", "SeqzooTask", "task_class"]

@@ -123,14 +123,22 @@ class SeqzooTask(pl.LightningModule):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def forward_for_predict(self, *inputs: Tensor) -> Tensor:
+        """What `predict` runs on encoded inputs; tasks whose output needs more than `forward` override it."""
+        return self(*inputs)
+
     def predict(self, raw: Any, batch_size: int = 4096) -> Any:
         """Raw task-native inputs -> task-native outputs, with the stored preprocessing."""
         pre = self.preprocessor
-        x = pre.encode(raw)
+        encoded = pre.encode(raw)
+        inputs = encoded if isinstance(encoded, tuple) else (encoded,)
         was_training = self.training
         self.eval()
         with torch.inference_mode():
-            outputs = [self(chunk) for chunk in x.to(self.device).split(batch_size)] if len(x) else [self(x)]
+            outputs = [
+                self.forward_for_predict(*(t[i : i + batch_size].to(self.device) for t in inputs))
+                for i in range(0, max(len(inputs[0]), 1), batch_size)
+            ]
         self.train(was_training)
         return pre.decode(torch.cat(outputs).cpu())
 

@@ -19,7 +19,10 @@ class ForecastingTask(SeqzooTask):
 
     Metrics are reported in original units (`val_mae`, `test_mae`, ...) next to the naive
     persistence forecast on exactly the same windows (`test_naive_mae`): the last observed value
-    of the target.
+    of the target. `predict_delta` makes the network predict the change from that last value.
+    `tbptt_steps` trains with truncated backpropagation through time: the recurrent state is carried
+    across chunks of that many steps and gradients stop at chunk borders (one optimizer step per
+    chunk, gradients clipped to `tbptt_clip`; Lightning cannot clip in this manual mode).
     """
 
     task_name = "forecasting"
@@ -30,6 +33,9 @@ class ForecastingTask(SeqzooTask):
         arch: str = "gru",
         arch_kwargs: dict[str, Any] | None = None,
         loss: str = "mse",
+        predict_delta: bool = False,
+        tbptt_steps: int | None = None,
+        tbptt_clip: float | None = None,
         optimizer: str = "adam",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -51,7 +57,10 @@ class ForecastingTask(SeqzooTask):
             scheduler_kwargs,
             preprocessing,
         )
+        if tbptt_steps is not None and tbptt_steps < 1:
+            raise SeqzooError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
         self.loss_fn = LOSSES[loss]()
+        self.automatic_optimization = tbptt_steps is None
         metrics = MetricCollection({"mae": MeanAbsoluteError(), "mse": MeanSquaredError()})
         self.metrics = nn.ModuleDict(
             {
@@ -62,7 +71,8 @@ class ForecastingTask(SeqzooTask):
         )
 
     def _predict_normalised(self, x: Tensor) -> Tensor:
-        return self(x).squeeze(-1)
+        out = self(x).squeeze(-1)
+        return out + self._naive(x, out) if self.hparams.predict_delta else out
 
     def _naive(self, x: Tensor, y: Tensor) -> Tensor:
         target = x[..., self.preprocessor.target_index]
@@ -70,11 +80,47 @@ class ForecastingTask(SeqzooTask):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
+        if self.hparams.tbptt_steps is not None:
+            return self._tbptt_step(x, y)
         loss = self.loss_fn(self._predict_normalised(x), y)
         if not torch.isfinite(loss):
             raise SeqzooError(f"non-finite training loss {loss.item()} at global step {self.global_step}")
         self.log("train_loss", loss, prog_bar=True, batch_size=len(x))
         return loss
+
+    def _tbptt_step(self, x: Tensor, y: Tensor) -> Tensor:
+        opt, k = self.optimizers(), self.hparams.tbptt_steps
+        state = self.net.init_state(len(x), x.device)
+        losses = []
+        for start in range(0, x.shape[1], k):
+            chunk = x[:, start : start + k]
+            out, state = self.net.forward_chunk(chunk, state)
+            state = [tuple(t.detach() for t in s) if isinstance(s, tuple) else s.detach() for s in state]
+            out = out.squeeze(-1)
+            if self.hparams.predict_delta:
+                out = out + chunk[..., self.preprocessor.target_index]
+            if y.ndim == 2:
+                loss = self.loss_fn(out, y[:, start : start + k])
+            elif start + k >= x.shape[1]:
+                loss = self.loss_fn(out[:, -1], y)
+            else:
+                continue  # a many-to-one target only lies after the last chunk; earlier chunks carry state
+            opt.zero_grad()
+            self.manual_backward(loss)
+            if self.hparams.tbptt_clip:
+                self.clip_gradients(
+                    opt, gradient_clip_val=self.hparams.tbptt_clip, gradient_clip_algorithm="norm"
+                )
+            opt.step()
+            losses.append(loss.detach())
+        loss = torch.stack(losses).mean()
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(x))
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        scheduler = self.lr_schedulers() if not self.automatic_optimization else None
+        if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step()  # manual optimization steps its epoch schedulers itself
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], split: str) -> None:
         x, y = batch

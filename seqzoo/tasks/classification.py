@@ -1,0 +1,116 @@
+"""Sequence classification: binary (one logit, sigmoid, BCE) or multiclass (softmax, cross-entropy),
+with torchmetrics accuracy, F1 and AUROC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryF1Score,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassF1Score,
+)
+
+from seqzoo.errors import SeqzooError
+from seqzoo.tasks.base import SeqzooTask
+
+
+def _metrics(num_classes: int) -> MetricCollection:
+    if num_classes == 2:
+        return MetricCollection({"accuracy": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
+    return MetricCollection(
+        {
+            "accuracy": MulticlassAccuracy(num_classes, average="micro"),
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+            "auroc": MulticlassAUROC(num_classes),
+        }
+    )
+
+
+class ClassificationTask(SeqzooTask):
+    """Batches are `(inputs, labels)` or `(tokens, lengths, labels)` for right-padded token input.
+
+    `predict` returns the positive-class probability (binary) or class probabilities (multiclass).
+    """
+
+    task_name = "classification"
+    monitor = "val_accuracy"
+
+    def __init__(
+        self,
+        arch: str = "lstm",
+        arch_kwargs: dict[str, Any] | None = None,
+        num_classes: int = 2,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        scheduler: str | None = None,
+        scheduler_kwargs: dict[str, Any] | None = None,
+        preprocessing: dict[str, Any] | None = None,
+    ) -> None:
+        if num_classes < 2:
+            raise SeqzooError(f"num_classes must be >= 2, got {num_classes}")
+        arch_kwargs = {"output_size": 1 if num_classes == 2 else num_classes, **(arch_kwargs or {})}
+        super().__init__(
+            arch,
+            arch_kwargs,
+            optimizer,
+            lr,
+            weight_decay,
+            momentum,
+            scheduler,
+            scheduler_kwargs,
+            preprocessing,
+        )
+        self.binary = num_classes == 2
+        self.loss_fn = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()
+        self.metrics = nn.ModuleDict(
+            {s: _metrics(num_classes).clone(prefix=f"{s}_") for s in ("val", "test")}
+        )
+
+    @staticmethod
+    def _split(batch) -> tuple[Tensor, Tensor | None, Tensor]:
+        return (batch[0], None, batch[1]) if len(batch) == 2 else tuple(batch)
+
+    def _logits(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        logits = self(x, lengths)
+        return logits.squeeze(-1) if self.binary else logits
+
+    def _loss(self, logits: Tensor, y: Tensor) -> Tensor:
+        return self.loss_fn(logits, y.float() if self.binary else y.long())
+
+    def probabilities(self, logits: Tensor) -> Tensor:
+        return torch.sigmoid(logits) if self.binary else torch.softmax(logits, dim=-1)
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        x, lengths, y = self._split(batch)
+        loss = self._loss(self._logits(x, lengths), y)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def _evaluate(self, batch, split: str) -> None:
+        x, lengths, y = self._split(batch)
+        logits = self._logits(x, lengths)
+        self.log(f"{split}_loss", self._loss(logits, y), batch_size=len(y), sync_dist=True)
+        self.metrics[split].update(self.probabilities(logits), y.long())
+        self.log_dict(self.metrics[split], batch_size=len(y), prog_bar=True)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch, batch_idx: int) -> Tensor:
+        x, lengths, _ = self._split(batch) if len(batch) > 1 else (batch[0], None, None)
+        return self.probabilities(self._logits(x, lengths))
+
+    def forward_for_predict(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.probabilities(self._logits(x, lengths))

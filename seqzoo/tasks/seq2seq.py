@@ -1,0 +1,104 @@
+"""Sequence-to-sequence: teacher-forced cross-entropy for training, exact match of free-running greedy
+decoding as the reported metric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from seqzoo.errors import SeqzooError
+from seqzoo.tasks.base import SeqzooTask
+
+
+class Seq2SeqTask(SeqzooTask):
+    """Batches are `(source ids, target ids)`; the target starts with the start token, which the decoder
+    reads first. `teacher_forcing` is the probability of feeding the true previous token; with
+    `teacher_forcing_final` it moves linearly to that value over `max_epochs` (scheduled sampling).
+    """
+
+    task_name = "seq2seq"
+    monitor = "val_exact_match"
+
+    def __init__(
+        self,
+        arch: str = "seq2seq",
+        arch_kwargs: dict[str, Any] | None = None,
+        teacher_forcing: float = 1.0,
+        teacher_forcing_final: float | None = None,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        scheduler: str | None = None,
+        scheduler_kwargs: dict[str, Any] | None = None,
+        preprocessing: dict[str, Any] | None = None,
+    ) -> None:
+        for value in (teacher_forcing, teacher_forcing_final):
+            if value is not None and not 0 <= value <= 1:
+                raise SeqzooError(f"teacher forcing ratios must be in [0, 1], got {value}")
+        super().__init__(
+            arch,
+            arch_kwargs,
+            optimizer,
+            lr,
+            weight_decay,
+            momentum,
+            scheduler,
+            scheduler_kwargs,
+            preprocessing,
+        )
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.metrics = nn.ModuleDict(
+            {
+                f"{split}_{name}": MeanMetric()
+                for split in ("val", "test")
+                for name in ("exact_match", "token_accuracy")
+            }
+        )
+
+    @property
+    def teacher_forcing_ratio(self) -> float:
+        h = self.hparams
+        if h.teacher_forcing_final is None or self._trainer is None or not self.trainer.max_epochs:
+            return h.teacher_forcing
+        progress = min(1.0, self.current_epoch / max(1, self.trainer.max_epochs - 1))
+        return h.teacher_forcing + progress * (h.teacher_forcing_final - h.teacher_forcing)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        src, tgt = batch
+        logits = self.net(src, tgt[:, :-1], self.teacher_forcing_ratio)
+        loss = self.loss_fn(logits.flatten(0, 1), tgt[:, 1:].flatten())
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(src))
+        return loss
+
+    def _evaluate(self, batch: tuple[Tensor, Tensor], split: str) -> None:
+        src, tgt = batch
+        truth = tgt[:, 1:]
+        logits = self.net(src, tgt[:, :-1])
+        self.log(
+            f"{split}_loss",
+            self.loss_fn(logits.flatten(0, 1), truth.flatten()),
+            batch_size=len(src),
+            sync_dist=True,
+        )
+        greedy, _ = self.net.generate(src, start_id=int(tgt[0, 0]), steps=truth.shape[1])
+        self.metrics[f"{split}_token_accuracy"].update((logits.argmax(-1) == truth).float().mean(1))
+        self.metrics[f"{split}_exact_match"].update((greedy == truth).all(1).float())
+        for name in ("exact_match", "token_accuracy"):
+            self.log(f"{split}_{name}", self.metrics[f"{split}_{name}"], batch_size=len(src), prog_bar=True)
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        src, tgt = batch
+        return self.net.generate(src, start_id=int(tgt[0, 0]), steps=tgt.shape[1] - 1)[0]
+
+    def forward_for_predict(self, src: Tensor) -> Tensor:
+        pre = self.preprocessor
+        return self.net.generate(src, start_id=pre.start_id, steps=pre.answer_length)[0]

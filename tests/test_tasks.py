@@ -1,0 +1,110 @@
+"""Task heads trained for real on tiny in-memory problems: losses, metrics, optimizers, schedules."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from seqzoo.errors import SeqzooError
+from seqzoo.tasks import ClassificationTask, ForecastingTask, Seq2SeqTask
+
+
+def trainer(epochs: int) -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        deterministic=True,
+    )
+
+
+def sign_of_sum_tokens(n: int, seed: int):
+    """Token reviews: ids 1..4 are 'negative' words, 5..8 'positive'; label = more positive words."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(3, 20, (n,), generator=gen)
+    tokens = torch.randint(1, 9, (n, 20), generator=gen)
+    tokens[torch.arange(20)[None, :] >= lengths[:, None]] = 0
+    score = (tokens >= 5).sum(1) - ((tokens >= 1) & (tokens <= 4)).sum(1)
+    return tokens, lengths, (score > 0).long()
+
+
+@pytest.mark.parametrize("arch", ["lstm", "conv1d"])
+def test_binary_classification_learns_and_reports_accuracy_f1_auroc(arch):
+    torch.manual_seed(0)
+    task = ClassificationTask(arch=arch, arch_kwargs={"vocab_size": 9, "embedding_dim": 8}, lr=0.01)
+    train = DataLoader(TensorDataset(*sign_of_sum_tokens(1024, 0)), batch_size=32, shuffle=True)
+    val = DataLoader(TensorDataset(*sign_of_sum_tokens(256, 1)), batch_size=64)
+    t = trainer(4)
+    t.fit(task, train, val)
+    metrics = t.callback_metrics
+    assert {"val_accuracy", "val_f1", "val_auroc", "val_loss"} <= set(metrics)
+    assert metrics["val_accuracy"] > 0.85 and metrics["val_auroc"] > 0.9
+
+
+def test_multiclass_uses_softmax_probabilities():
+    task = ClassificationTask(arch="gru", num_classes=3)
+    assert task.net.head.out_features == 3
+    probs = task.forward_for_predict(torch.randn(4, 6, 1))
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))
+
+
+def copy_task(n: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    src = torch.randint(2, 6, (n, 3), generator=gen)
+    return src, torch.cat([torch.ones(n, 1, dtype=torch.long), src], dim=1)
+
+
+def test_seq2seq_task_reports_exact_match_and_token_accuracy():
+    torch.manual_seed(0)
+    task = Seq2SeqTask(arch="seq2seq_attention", arch_kwargs={"vocab_size": 6, "hidden_size": 32}, lr=0.01)
+    t = trainer(3)
+    t.fit(
+        task,
+        DataLoader(TensorDataset(*copy_task(1024, 0)), batch_size=32),
+        DataLoader(TensorDataset(*copy_task(200, 1)), batch_size=100),
+    )
+    assert t.callback_metrics["val_exact_match"] > 0.95
+    assert t.callback_metrics["val_token_accuracy"] >= t.callback_metrics["val_exact_match"]
+
+
+def test_teacher_forcing_schedule_moves_linearly_over_the_epochs():
+    task = Seq2SeqTask(arch="seq2seq", teacher_forcing=1.0, teacher_forcing_final=0.5)
+    t = trainer(5)
+    seen = []
+
+    class Record(pl.Callback):
+        def on_train_epoch_start(self, trainer, module):
+            seen.append(round(module.teacher_forcing_ratio, 4))
+
+    t.callbacks.append(Record())
+    t.fit(task, DataLoader(TensorDataset(*copy_task(32, 0)), batch_size=32))
+    assert seen == [1.0, 0.875, 0.75, 0.625, 0.5]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop", "sgd"])
+@pytest.mark.parametrize(
+    "scheduler,kwargs",
+    [(None, None), ("step", {"step_size": 1}), ("cosine", {"T_max": 3}), ("plateau", {"patience": 1})],
+)
+def test_every_optimizer_and_schedule_is_configuration(optimizer, scheduler, kwargs):
+    task = ForecastingTask(
+        arch="gru", optimizer=optimizer, lr=0.05, scheduler=scheduler, scheduler_kwargs=kwargs
+    )
+    config = task.configure_optimizers()
+    opt = config if scheduler is None else config["optimizer"]
+    assert type(opt).__name__.lower() == optimizer
+    assert opt.defaults["lr"] == 0.05
+    if optimizer == "sgd":
+        assert opt.defaults["momentum"] == 0.9
+    if scheduler:
+        assert config["lr_scheduler"]["monitor"] == "val_mae"
+
+
+def test_unknown_optimizer_is_a_clear_error():
+    with pytest.raises(SeqzooError, match="optimizer must be one of"):
+        ForecastingTask(optimizer="lion")
