@@ -1,0 +1,32 @@
+"""Recurrent dropout's own cell loop versus the fused nn.GRU kernel without dropout (training step)."""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks.harness import Result, device_name, median_seconds
+from seqzoo.nn.recurrent import RecurrentEncoder
+
+
+def run(quick: bool) -> list[Result]:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    batch, steps, features = (128, 240, 14)  # a Jena batch: 10 days of hourly rows
+    repeats = 3 if quick else 10
+    x = torch.randn(batch, steps, features, device=device)
+    results = []
+    for cell in ("gru", "lstm"):
+        torch.manual_seed(0)
+        dropped = RecurrentEncoder(features, 32, cell, dropout=0.2, recurrent_dropout=0.2).to(device).train()
+        fused = RecurrentEncoder(features, 32, cell).to(device).train()
+
+        def step(model):
+            return lambda: model(x).sum().backward()
+
+        ours, ref = median_seconds(step(dropped), repeats), median_seconds(step(fused), repeats)
+        results.append(Result(
+            name=f"recurrent_dropout_{cell}", metric="seconds per training step (forward+backward)",
+            value=ours, reference=ref, reference_name=f"fused nn.{cell.upper()} without dropout",
+            ratio=ours / ref, target="ratio <= 3 on CPU", device=device_name(),
+            details=f"batch {batch}, {steps} steps, {features} features, hidden 32, p=0.2",
+        ))
+    return results
