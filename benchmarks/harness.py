@@ -50,8 +50,13 @@ class Result:
 
 
 def markdown_table(results: list[Result]) -> str:
-    rows = ["| benchmark | metric | seqzoo | reference | ratio | target |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| benchmark | metric | seqzoo | reference | ratio | target |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in results:
-        rows.append(f"| {r.name} | {r.metric} | {r.value:.4g} | {r.reference:.4g} ({r.reference_name}) | "
-                    f"{r.ratio:.2f} | {r.target} |")
+        rows.append(
+            f"| {r.name} | {r.metric} | {r.value:.4g} | {r.reference:.4g} ({r.reference_name}) | "
+            f"{r.ratio:.2f} | {r.target} |"
+        )
     return "\n".join(rows)

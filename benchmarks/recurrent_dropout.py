@@ -23,10 +23,17 @@ def run(quick: bool) -> list[Result]:
             return lambda: model(x).sum().backward()
 
         ours, ref = median_seconds(step(dropped), repeats), median_seconds(step(fused), repeats)
-        results.append(Result(
-            name=f"recurrent_dropout_{cell}", metric="seconds per training step (forward+backward)",
-            value=ours, reference=ref, reference_name=f"fused nn.{cell.upper()} without dropout",
-            ratio=ours / ref, target="ratio <= 3 on CPU", device=device_name(),
-            details=f"batch {batch}, {steps} steps, {features} features, hidden 32, p=0.2",
-        ))
+        results.append(
+            Result(
+                name=f"recurrent_dropout_{cell}",
+                metric="seconds per training step (forward+backward)",
+                value=ours,
+                reference=ref,
+                reference_name=f"fused nn.{cell.upper()} without dropout",
+                ratio=ours / ref,
+                target="ratio <= 3 on CPU",
+                device=device_name(),
+                details=f"batch {batch}, {steps} steps, {features} features, hidden 32, p=0.2",
+            )
+        )
     return results

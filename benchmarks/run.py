@@ -1,6 +1,6 @@
 """Run seqzoo's benchmarks: medians after warm-up, each a ratio against a reference in the same run.
 
-    python benchmarks/run.py [--quick] [--only NAME] --json OUT.json [--markdown OUT.md]
+python benchmarks/run.py [--quick] [--only NAME] --json OUT.json [--markdown OUT.md]
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ BENCHMARKS = ["recurrent_dropout"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run under two minutes")
     parser.add_argument("--only", choices=BENCHMARKS, action="append", help="run only these benchmarks")
     parser.add_argument("--json", required=True, help="where to write the results as JSON")

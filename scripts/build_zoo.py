@@ -2,11 +2,13 @@
 
     python scripts/build_zoo.py recipes/synthetic/gru.yaml [more recipes...]
 
-A recipe `recipes/<task>/<arch>.yaml` becomes `seqzoo/zoo/<arch>.<task>/`.
+A recipe `recipes/<task>/<arch>.yaml` becomes `seqzoo/zoo/<arch>.<task>/`; its per-epoch training log
+is kept as `docs/curves/<arch>.<task>.csv` for the documentation's learning curves.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,7 +16,8 @@ from pathlib import Path
 from seqzoo.checkpoint import export
 from seqzoo.cli import _lightning_cli
 
-ZOO = Path(__file__).resolve().parents[1] / "seqzoo" / "zoo"
+ROOT = Path(__file__).resolve().parents[1]
+ZOO, CURVES = ROOT / "seqzoo" / "zoo", ROOT / "docs" / "curves"
 
 
 def build(recipe: Path) -> None:
@@ -24,6 +27,8 @@ def build(recipe: Path) -> None:
     seconds = time.perf_counter() - started
     ckpt = cli.trainer.checkpoint_callback.best_model_path
     path, metrics = export(ckpt, ZOO / name, name=name)
+    CURVES.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(cli.trainer.logger.log_dir) / "metrics.csv", CURVES / f"{name}.csv")
     print(f"{name}: trained in {seconds:.0f} s, best {ckpt} -> {path}: {metrics}", flush=True)
 
 

@@ -24,9 +24,10 @@ def datamodule_from_recipe(recipe: str, data_dir: str | None = None) -> SeqzooDa
         raise ArtifactError(f"recipe data.class_path {class_path!r} is not a seqzoo DataModule")
     init_args = dict(data.get("init_args") or {})
     if data_dir is not None:
-        if "data_dir" not in inspect.signature(cls).parameters:
+        accepted = [p for p in ("data_dir", "path") if p in inspect.signature(cls).parameters]
+        if not accepted:
             raise InputError(f"{class_name} generates its data; --data does not apply to it")
-        init_args["data_dir"] = data_dir
+        init_args[accepted[0]] = data_dir
     return cls(**init_args)
 
 

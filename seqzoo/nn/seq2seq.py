@@ -24,8 +24,8 @@ class Seq2Seq(nn.Module):
 
     `decoder="peeky"` feeds the encoder's final state to every decoder step (into the LSTM input and the
     output layer); `"attention"` adds a dot-product attention context over every encoder step.
-    `reverse_source` reads the source backwards, which shortens the path from the first source
-    tokens to the first answer tokens (DLFS2 7.5.1).
+    Reading the source backwards (DLFS2 7.5.1) is a preprocessing choice (`AdditionCodec.reverse_question`),
+    so the artifact records it once and `predict` applies it.
     """
 
     def __init__(
@@ -34,12 +34,11 @@ class Seq2Seq(nn.Module):
         embedding_dim: int = 16,
         hidden_size: int = 128,
         decoder: str = "plain",
-        reverse_source: bool = False,
     ) -> None:
         super().__init__()
         if decoder not in DECODERS:
             raise SeqzooError(f"decoder must be one of {DECODERS}, got {decoder!r}")
-        self.decoder, self.reverse_source, self.vocab_size = decoder, reverse_source, vocab_size
+        self.decoder, self.vocab_size = decoder, vocab_size
         self.src_embedding = nn.Embedding(vocab_size, embedding_dim)
         self.encoder = nn.LSTM(embedding_dim, hidden_size, batch_first=True)
         self.tgt_embedding = nn.Embedding(vocab_size, embedding_dim)
@@ -48,8 +47,6 @@ class Seq2Seq(nn.Module):
         self.head = nn.Linear(hidden_size * (2 if decoder != "plain" else 1), vocab_size)
 
     def encode(self, src: Tensor) -> Encoded:
-        if self.reverse_source:
-            src = src.flip(1)
         states, (h, _) = self.encoder(self.src_embedding(src))
         return Encoded(states, h[0])
 
@@ -104,10 +101,8 @@ class Seq2Seq(nn.Module):
 
 
 def _seq2seq(decoder: str):
-    def factory(
-        vocab_size: int = 13, embedding_dim: int = 16, hidden_size: int = 128, reverse_source: bool = False
-    ) -> Seq2Seq:
-        return Seq2Seq(vocab_size, embedding_dim, hidden_size, decoder, reverse_source)
+    def factory(vocab_size: int = 13, embedding_dim: int = 16, hidden_size: int = 128) -> Seq2Seq:
+        return Seq2Seq(vocab_size, embedding_dim, hidden_size, decoder)
 
     factory.__doc__ = f"Encoder-decoder LSTM, {decoder} decoder (DLFS2 defaults: embedding 16, hidden 128)."
     return factory

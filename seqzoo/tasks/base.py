@@ -11,7 +11,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from seqzoo.errors import SeqzooError
+from seqzoo.errors import InputError, SeqzooError
 from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
 from seqzoo.registry import create_model
 
@@ -127,10 +127,19 @@ class SeqzooTask(pl.LightningModule):
         """What `predict` runs on encoded inputs; tasks whose output needs more than `forward` override it."""
         return self(*inputs)
 
-    def predict(self, raw: Any, batch_size: int = 4096) -> Any:
-        """Raw task-native inputs -> task-native outputs, with the stored preprocessing."""
+    def predict(self, raw: Any, batch_size: int = 4096, **options: Any) -> Any:
+        """Raw task-native inputs -> task-native outputs, with the stored preprocessing.
+
+        `options` are the preprocessor's own (e.g. `rolling=True` for Jena forecasts).
+        """
         pre = self.preprocessor
-        encoded = pre.encode(raw)
+        allowed = getattr(pre, "predict_options", ())
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise InputError(
+                f"unknown predict options {unknown}; this model accepts {list(allowed) or 'none'}"
+            )
+        encoded = pre.encode(raw, **options)
         inputs = encoded if isinstance(encoded, tuple) else (encoded,)
         was_training = self.training
         self.eval()
@@ -140,7 +149,8 @@ class SeqzooTask(pl.LightningModule):
                 for i in range(0, max(len(inputs[0]), 1), batch_size)
             ]
         self.train(was_training)
-        return pre.decode(torch.cat(outputs).cpu())
+        output = torch.cat(outputs).cpu()
+        return pre.decode(output, raw, **options) if options else pre.decode(output)
 
     def save_pretrained(self, directory: str | Path, **card: Any) -> Path:
         """Write this model as an artifact folder (config, safetensors weights, recipe, model card)."""

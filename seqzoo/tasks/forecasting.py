@@ -70,6 +70,15 @@ class ForecastingTask(SeqzooTask):
             }
         )
 
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        inputs = getattr(self.preprocessor, "inputs", None) if self.preprocessing else None
+        declared = (self.hparams.arch_kwargs or {}).get("input_size")
+        if inputs is not None and declared is not None and declared != len(inputs):
+            raise SeqzooError(
+                f"arch_kwargs.input_size is {declared}, but the data gives {len(inputs)} inputs: {inputs}"
+            )
+
     def _predict_normalised(self, x: Tensor) -> Tensor:
         out = self(x).squeeze(-1)
         return out + self._naive(x, out) if self.hparams.predict_delta else out

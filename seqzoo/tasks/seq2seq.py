@@ -73,19 +73,26 @@ class Seq2SeqTask(SeqzooTask):
         self.log("train_loss", loss, prog_bar=True, batch_size=len(src))
         return loss
 
-    def _evaluate(self, batch: tuple[Tensor, Tensor], split: str) -> None:
+    def per_example_metrics(
+        self, batch: tuple[Tensor, Tensor], logits: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """Exact match of greedy decoding and teacher-forced token accuracy, one value per example."""
         src, tgt = batch
         truth = tgt[:, 1:]
-        logits = self.net(src, tgt[:, :-1])
-        self.log(
-            f"{split}_loss",
-            self.loss_fn(logits.flatten(0, 1), truth.flatten()),
-            batch_size=len(src),
-            sync_dist=True,
-        )
         greedy, _ = self.net.generate(src, start_id=int(tgt[0, 0]), steps=truth.shape[1])
-        self.metrics[f"{split}_token_accuracy"].update((logits.argmax(-1) == truth).float().mean(1))
-        self.metrics[f"{split}_exact_match"].update((greedy == truth).all(1).float())
+        forced = (self.net(src, tgt[:, :-1]) if logits is None else logits).argmax(-1)
+        return {
+            "exact_match": (greedy == truth).all(1).float(),
+            "token_accuracy": (forced == truth).float().mean(1),
+        }
+
+    def _evaluate(self, batch: tuple[Tensor, Tensor], split: str) -> None:
+        src, tgt = batch
+        logits = self.net(src, tgt[:, :-1])
+        loss = self.loss_fn(logits.flatten(0, 1), tgt[:, 1:].flatten())
+        self.log(f"{split}_loss", loss, batch_size=len(src), sync_dist=True)
+        for name, values in self.per_example_metrics(batch, logits).items():
+            self.metrics[f"{split}_{name}"].update(values)
         for name in ("exact_match", "token_accuracy"):
             self.log(f"{split}_{name}", self.metrics[f"{split}_{name}"], batch_size=len(src), prog_bar=True)
 

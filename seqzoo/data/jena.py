@@ -1,0 +1,245 @@
+"""Jena climate (DLwP 6.3): the air temperature 24 h ahead from 10 days of 10-minute station readings.
+
+The station protocol splits by date: train = 2020 + 2021, validation = 2024-01..05, test = 2024-06..10.
+Inputs are normalised with the train split's statistics only; those statistics, the columns, the
+window geometry and the derived-input options are the preprocessing saved with a model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from seqzoo.data.base import SeqzooDataModule
+from seqzoo.data.jena_files import (
+    CLASSIC_FEATURES,
+    DataError,
+    contiguous_segments,
+    read_station_files,
+    select_features,
+    sha256_of,
+    timestamps,
+)
+from seqzoo.data.windows import SlidingWindows, sampled_steps, window_loader
+from seqzoo.errors import InputError
+from seqzoo.preprocessing import register_preprocessor
+
+STATION_FILES = ["jena_weather_2020.csv.gz", "jena_roof_*.csv.gz"]
+STATION_SPLITS = {"train": ["2020-01-01/2021-12-31"], "val": ["2024-01-01/2024-05-31"],
+                  "test": ["2024-06-01/2024-10-31"]}  # fmt: skip
+
+
+def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> pd.DataFrame:
+    """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year."""
+    out = frame.copy()
+    if wind_vector:
+        angle = np.deg2rad(out.pop("wd (deg)"))
+        for speed in ("wv (m/s)", "max. wv (m/s)"):
+            value = out.pop(speed)
+            prefix = "max " if speed.startswith("max") else ""
+            out[f"{prefix}Wx"], out[f"{prefix}Wy"] = value * np.cos(angle), value * np.sin(angle)
+    if time_encoding:
+        seconds = out.index.values.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+        for name, period in (("day", 24 * 3600.0), ("year", 365.2425 * 24 * 3600.0)):
+            out[f"{name} sin"] = np.sin(2 * math.pi * seconds / period)
+            out[f"{name} cos"] = np.cos(2 * math.pi * seconds / period)
+    return out
+
+
+@register_preprocessor
+@dataclass
+class JenaScaler:
+    """Columns, train-split statistics and window geometry; turns raw readings into model input."""
+
+    kind: ClassVar[str] = "jena_weather"
+    inputs: list[str]
+    mean: list[float]
+    std: list[float]
+    target: str = "T (degC)"
+    lookback: int = 1440
+    step: int = 6
+    delay: int = 144
+    interval_minutes: int = 10
+    wind_vector: bool = False
+    time_encoding: bool = False
+    columns: list[str] = field(default_factory=lambda: list(CLASSIC_FEATURES))
+    predict_options: ClassVar[tuple[str, ...]] = ("rolling",)
+    usage: ClassVar[str] = (
+        "import pandas as pd\n"
+        'readings = pd.read_csv("jena_roof_2024-06-09_2024-10-20_10min.csv.gz")  # a raw station export\n'
+        "print(model.predict(readings))  # degC, 24 h after the last row\n"
+        "print(model.predict(readings, rolling=True).tail())  # one forecast per window, by target time"
+    )
+
+    def to_config(self) -> dict[str, Any]:
+        fields = (
+            "inputs",
+            "mean",
+            "std",
+            "target",
+            "lookback",
+            "step",
+            "delay",
+            "interval_minutes",
+            "wind_vector",
+            "time_encoding",
+            "columns",
+        )
+        return {"kind": self.kind, **{k: getattr(self, k) for k in fields}}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> JenaScaler:
+        return cls(**{k: v for k, v in config.items() if k != "kind"})
+
+    @property
+    def target_index(self) -> int:
+        return self.inputs.index(self.target)
+
+    @property
+    def interval(self) -> pd.Timedelta:
+        return pd.Timedelta(minutes=self.interval_minutes)
+
+    def denormalize(self, values: Tensor) -> Tensor:
+        return values * self.std[self.target_index] + self.mean[self.target_index]
+
+    def normalize(self, frame: pd.DataFrame) -> Tensor:
+        values = derive_inputs(frame, self.wind_vector, self.time_encoding)[self.inputs].to_numpy(np.float64)
+        return torch.from_numpy((values - np.asarray(self.mean)) / np.asarray(self.std)).float()
+
+    def readings(self, raw: Any) -> pd.DataFrame:
+        """Validate raw 10-minute readings: a DataFrame with timestamps and the named columns."""
+        if not isinstance(raw, pd.DataFrame):
+            raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
+        try:
+            frame = select_features(raw, self.columns, "input")
+            frame.index = timestamps(raw.rename(columns=lambda c: str(c).strip()), "input")
+        except DataError as err:
+            raise InputError(str(err)) from err
+        if len(frame) < self.lookback:
+            raise InputError(f"expected at least {self.lookback} rows (the lookback), got {len(frame)}")
+        if frame.isna().any().any():
+            raise InputError(
+                f"input has missing values (NaN or -9999) in {frame.columns[frame.isna().any()].tolist()}"
+            )
+        steps = np.unique(np.asarray(frame.index[1:] - frame.index[:-1]))
+        if len(steps) != 1 or pd.Timedelta(steps[0]) != self.interval:
+            raise InputError(
+                f"expected readings exactly {self.interval_minutes} minutes apart, found intervals "
+                f"{sorted({str(pd.Timedelta(s)) for s in steps})[:3]}"
+            )
+        return frame
+
+    def windows(self, frame: pd.DataFrame) -> Tensor:
+        """Every window ending at each row from the lookback on: `(n, steps, inputs)`, strided views."""
+        values = self.normalize(frame)
+        steps = sampled_steps(self.lookback, self.step)
+        first = (self.lookback - 1) - (steps - 1) * self.step
+        view = values.unfold(0, self.lookback, 1)  # (n, inputs, lookback)
+        return view[:, :, first :: self.step].transpose(1, 2)
+
+    def encode(self, raw: Any, rolling: bool = False) -> Tensor:
+        windows = self.windows(self.readings(raw))
+        return windows if rolling else windows[-1:]
+
+    def decode(self, output: Tensor, raw: Any = None, rolling: bool = False) -> float | pd.Series:
+        degrees = self.denormalize(output.squeeze(-1).double()).numpy()
+        if not rolling:
+            return float(degrees[0])
+        ends = timestamps(raw.rename(columns=lambda c: str(c).strip()), "input")[self.lookback - 1 :]
+        return pd.Series(degrees, index=ends + self.delay * self.interval, name=f"{self.target} forecast")
+
+
+def _in_ranges(index: pd.DatetimeIndex, ranges: list[str]) -> np.ndarray:
+    keep = np.zeros(len(index), dtype=bool)
+    for text in ranges:
+        start, _, end = text.partition("/")
+        keep |= (index >= pd.Timestamp(start)) & (index < pd.Timestamp(end) + pd.Timedelta(days=1))
+    return keep
+
+
+class JenaDataModule(SeqzooDataModule):
+    """Any list of station exports, split chronologically by date ranges (`start/end`, inclusive days)."""
+
+    def __init__(
+        self,
+        data_dir: str = "../shared/data",
+        files: list[str] = STATION_FILES,
+        train: list[str] = STATION_SPLITS["train"],
+        val: list[str] = STATION_SPLITS["val"],
+        test: list[str] = STATION_SPLITS["test"],
+        lookback: int = 1440,
+        step: int = 6,
+        delay: int = 144,
+        target: str = "T (degC)",
+        wind_vector: bool = False,
+        time_encoding: bool = False,
+        batch_size: int = 128,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.frames: dict[str, list[pd.DataFrame]] = {}
+        self.paths: list[Path] = []
+
+    def setup(self, stage: str | None = None) -> None:
+        h = self.hparams
+        if not self.frames:
+            folder = Path(h.data_dir)
+            self.paths = sorted({p for pattern in h.files for p in folder.glob(pattern)})
+            if not self.paths:
+                raise DataError(f"no Jena station files matching {h.files} in {folder.resolve()}")
+            frame = read_station_files(self.paths)
+            segments = contiguous_segments(frame, pd.Timedelta(minutes=10))
+            self.frames = {
+                split: [part for s in segments if len(part := s[_in_ranges(s.index, h[split])])]
+                for split in ("train", "val", "test")
+            }
+        if self.preprocessing is None:
+            train = pd.concat(
+                [derive_inputs(s, h.wind_vector, h.time_encoding) for s in self.frames["train"]]
+            )
+            self.preprocessing = JenaScaler(
+                inputs=list(train.columns),
+                mean=train.mean().tolist(),
+                std=train.std().tolist(),
+                target=h.target,
+                lookback=h.lookback,
+                step=h.step,
+                delay=h.delay,
+                wind_vector=h.wind_vector,
+                time_encoding=h.time_encoding,
+            ).to_config()
+
+    def dataset(self, split: str) -> SlidingWindows:
+        scaler = JenaScaler.from_config(self.preprocessing)
+        segments = [scaler.normalize(s) for s in self.frames[split]]
+        return SlidingWindows(segments, scaler.lookback, scaler.step, scaler.delay, scaler.target_index)
+
+    def train_dataloader(self):
+        return window_loader(self.dataset("train"), self.hparams.batch_size, True, self.hparams.num_workers)
+
+    def val_dataloader(self):
+        return window_loader(self.dataset("val"), self.hparams.batch_size, False, self.hparams.num_workers)
+
+    def test_dataloader(self):
+        return window_loader(self.dataset("test"), self.hparams.batch_size, False, self.hparams.num_workers)
+
+    def predict_dataloader(self):
+        return self.test_dataloader()
+
+    def describe(self) -> dict[str, Any]:
+        h = self.hparams
+        return {
+            "name": "Jena climate (MPI-BGC weather station)",
+            "files": {p.name: sha256_of(p) for p in self.paths},
+            "split": f"train {h.train}, validation {h.val}, test {h.test} (dates inclusive)",
+            "protocol": f"lookback {h.lookback} rows, step {h.step}, delay {h.delay}, target {h.target}",
+            "test_windows": len(self.dataset("test")) if self.frames else None,
+        }

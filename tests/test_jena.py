@@ -1,0 +1,175 @@
+"""Jena station exports as they come, windows that never span a gap, and the predict contract."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqzoo.data.jena import JenaDataModule, JenaScaler
+from seqzoo.data.jena_files import (
+    CLASSIC_FEATURES,
+    contiguous_segments,
+    read_station_file,
+    read_station_files,
+)
+from seqzoo.errors import DataError, InputError
+from seqzoo.tasks import ForecastingTask
+
+from .conftest import require_shared_data
+
+SMALL = {"lookback": 12, "step": 3, "delay": 6}
+
+
+def fake_readings(start: str, rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(start, periods=rows, freq="10min")
+    t = np.arange(rows)
+    values = {c: rng.normal(10 + i, 1 + i / 10, rows) for i, c in enumerate(CLASSIC_FEATURES)}
+    values["T (degC)"] = 10 + 5 * np.sin(2 * np.pi * t / 144) + rng.normal(0, 0.3, rows)
+    values["wd (deg)"] = rng.uniform(0, 360, rows)
+    return pd.DataFrame(values, index=index)
+
+
+def write_export(frame: pd.DataFrame, path, style: str) -> None:
+    """Write `frame` the way one of the real exports looks."""
+    if style == "roof_2021":  # latin-1, quoted header, padded numbers, an extra unnamed value per row
+        header = ",".join(f'"{c}"' for c in ["Date Time", *frame.columns, "SWDR (W/m\u00b2)"][:-1])
+        lines = [header] + [
+            ",".join([ts.strftime("%d.%m.%Y %H:%M:%S"), *(f"{v:8.2f}" for v in row), "  420.20"])
+            for ts, row in zip(frame.index, frame.to_numpy(), strict=True)
+        ]
+        data = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+    else:  # the 2020 benchmark file: ISO `date`, utf-8, plain numbers
+        out = frame.copy()
+        out.insert(0, "date", out.index.strftime("%Y-%m-%d %H:%M:%S"))
+        data = out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    path.write_bytes(gzip.compress(data) if str(path).endswith(".gz") else data)
+
+
+@pytest.fixture
+def station_dir(tmp_path):
+    first = fake_readings("2020-01-01 00:10", 300, 0)
+    first.iloc[100, CLASSIC_FEATURES.index("wv (m/s)")] = -9999.0  # a placeholder: treated as missing
+    write_export(first, tmp_path / "a_2020.csv.gz", "benchmark")
+    second = fake_readings("2021-07-01 00:10", 200, 1)
+    write_export(
+        pd.concat([second.iloc[:50], second.iloc[49:]]), tmp_path / "b_2021.csv", "roof_2021"
+    )  # dup row
+    third = fake_readings("2024-01-01 00:10", 120, 2)
+    write_export(third, tmp_path / "c_2024.csv.gz", "roof_2021")
+    return tmp_path
+
+
+def test_every_export_style_reads_to_the_same_columns(station_dir):
+    for path in sorted(station_dir.iterdir()):
+        frame = read_station_file(path)
+        assert list(frame.columns) == CLASSIC_FEATURES
+        assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert len(read_station_file(station_dir / "b_2021.csv")) == 200  # the duplicated row is dropped once
+
+
+def test_placeholders_and_gaps_split_segments(station_dir):
+    frame = read_station_files(sorted(station_dir.iterdir()))
+    assert frame.isna().sum().sum() == 1
+    segments = contiguous_segments(frame, pd.Timedelta(minutes=10))
+    assert [len(s) for s in segments] == [100, 199, 200, 120]
+
+
+def test_windows_never_span_a_gap_and_targets_are_delay_rows_after_the_last_row(station_dir):
+    dm = JenaDataModule(
+        str(station_dir),
+        files=["*"],
+        train=["2020-01-01/2021-12-31"],
+        val=["2024-01-01/2024-01-01"],
+        test=["2024-01-02/2024-12-31"],
+        **SMALL,
+    )
+    dm.setup()
+    windows = dm.dataset("train")
+    assert len(windows) == sum(n - (12 + 6) + 1 for n in (100, 199, 200))
+    x, y = windows.__getitems__(list(range(len(windows))))
+    scaler = JenaScaler.from_config(dm.preprocessing)
+    frame = pd.concat(dm.frames["train"])
+    temps = torch.tensor(frame["T (degC)"].to_numpy())
+    last = scaler.denormalize(x[:, -1, scaler.target_index].double())
+    target = scaler.denormalize(y.double())
+    # each (last, target) pair is (T at row r, T at row r + 6) inside one segment
+    pairs = {(round(a, 4), round(b, 4)) for a, b in zip(temps[:-6].tolist(), temps[6:].tolist(), strict=True)}
+    assert all(
+        (round(a, 4), round(b, 4)) in pairs for a, b in zip(last.tolist(), target.tolist(), strict=True)
+    )
+
+
+def test_statistics_come_from_the_train_split_only(station_dir):
+    dm = JenaDataModule(
+        str(station_dir),
+        files=["*"],
+        train=["2020-01-01/2020-12-31"],
+        val=["2021-01-01/2021-12-31"],
+        test=["2024-01-01/2024-12-31"],
+        **SMALL,
+    )
+    dm.setup()
+    train = pd.concat(dm.frames["train"])
+    assert dm.preprocessing["mean"] == pytest.approx(train.mean().tolist())
+
+
+def test_missing_files_are_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="no Jena station files"):
+        JenaDataModule(str(tmp_path)).setup()
+
+
+@pytest.fixture
+def small_model(station_dir):
+    dm = JenaDataModule(str(station_dir), files=["*"], **SMALL)
+    dm.setup()
+    torch.manual_seed(0)
+    return ForecastingTask(arch="gru", arch_kwargs={"input_size": 14}, preprocessing=dm.preprocessing)
+
+
+def test_predict_takes_raw_readings_in_any_column_order(small_model):
+    readings = fake_readings("2024-03-01", 40, 5)
+    raw = readings.reset_index(names="Date Time")
+    raw["Date Time"] = raw["Date Time"].dt.strftime("%d.%m.%Y %H:%M:%S")
+    shuffled = raw[["Date Time", *reversed(CLASSIC_FEATURES)]].assign(extra=1.0)
+    single = small_model.predict(shuffled)
+    assert isinstance(single, float)
+    rolling = small_model.predict(raw, rolling=True)
+    assert len(rolling) == 40 - 12 + 1
+    assert rolling.index[0] == readings.index[11] + pd.Timedelta(hours=1)  # delay 6 rows of 10 minutes
+    assert rolling.iloc[-1] == pytest.approx(single, abs=1e-6)
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda df: df.drop(columns=["T (degC)"]), r"missing columns \['T \(degC\)'\]"),
+    (lambda df: df.iloc[:5], "at least 12 rows"),
+    (lambda df: df.assign(**{"p (mbar)": np.nan}), "missing values"),
+    (lambda df: df.iloc[::2], "10 minutes apart"),
+    (lambda df: df.drop(columns=["date"]), "'Date Time' or 'date'"),
+])  # fmt: skip
+def test_bad_readings_are_input_errors(small_model, edit, match):
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
+    with pytest.raises(InputError, match=match):
+        small_model.predict(edit(raw))
+
+
+def test_non_dataframe_and_unknown_options_are_input_errors(small_model):
+    with pytest.raises(InputError, match="pandas DataFrame"):
+        small_model.predict(np.zeros((40, 14)))
+    with pytest.raises(InputError, match="unknown predict options"):
+        small_model.predict(fake_readings("2024-03-01", 40, 5), horizon=3)
+
+
+def test_real_station_protocol_splits():
+    data = require_shared_data()
+    dm = JenaDataModule(str(data))
+    dm.setup()
+    assert [len(dm.dataset(s)) for s in ("train", "val", "test")] == [68060, 17953, 17549]
+    described = dm.describe()
+    assert described["files"]["jena_weather_2020.csv.gz"].startswith("a08c6d04")
+    frame = read_station_file(data / "jena_roof_2024-01-01_2024-05-15_10min.csv.gz")
+    assert len(frame) == 19_536  # 19,537 data rows, one repeated (13.04.2024 06:00)
