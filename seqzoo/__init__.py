@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 def load(name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False) -> SeqzooTask:
     """Load a pretrained model: a bundled name (`"gru.synthetic"`), an artifact folder, or a Hub
-    repo id (`"org/repo"`, optionally at a `revision`). Returns the task module in eval mode."""
+    repo id (`"org/repo"`, optionally at a `revision`). Returns the task module in eval mode.
+
+    Raises `UnknownNameError` (with the closest catalogue names) for a name that is none of these,
+    and `ArtifactError` naming the file for a missing, corrupt or mismatched artifact.
+    """
     from seqzoo.artifact import load_artifact
     from seqzoo.hub import resolve
 

@@ -56,6 +56,7 @@ def build_config(
     data: dict[str, Any] | None = None,
     limitations: str | None = None,
 ) -> dict[str, Any]:
+    """config.json's content for `task`: everything needed to rebuild it and to say where it came from."""
     hparams = task.init_kwargs(task.hparams)
     arch = {"name": hparams.pop("arch"), "kwargs": hparams.pop("arch_kwargs") or {}}
     recipe_meta = task.recipe_meta

@@ -50,6 +50,7 @@ def model_index(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render_card(config: dict[str, Any]) -> str:
+    """README.md for an artifact: Hub metadata, usage, metrics, data, how to reproduce, limitations."""
     name = config["name"] or "this model"
     arch = config["architecture"]
     task = config["task"]["name"]

@@ -24,6 +24,8 @@ RELATIVE_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """One published checkpoint as `seqzoo list` and the docs' zoo table show it."""
+
     name: str
     task: str
     architecture: str
@@ -64,6 +66,7 @@ class CatalogEntry:
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, CatalogEntry]:
+    """Every bundled artifact by name, read once per process from its config.json."""
     entries = {}
     for config_path in sorted(ZOO_DIR.glob("*/config.json")):
         config = json.loads(config_path.read_text())
@@ -88,6 +91,7 @@ def list_pretrained(pattern: str = "*") -> list[str]:
 
 
 def pretrained_path(name: str) -> Path:
+    """The bundled folder of a catalogue name; unknown names raise UnknownNameError with suggestions."""
     if name not in catalog():
         raise UnknownNameError("pretrained checkpoint", name, list(catalog()))
     return catalog()[name].path

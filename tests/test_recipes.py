@@ -35,6 +35,8 @@ def test_recipe_runs_fast_dev_run(recipe, tmp_path):
         recipe,
         "--trainer.fast_dev_run",
         "true",
+        "--trainer.default_root_dir",
+        str(tmp_path),
         "--trainer.logger.init_args.save_dir",
         str(tmp_path),
     )

@@ -20,7 +20,8 @@ def sum_of_sines(n_series: int, length: int, noise: float = 0.05, seed: int = 0)
     """`(n_series, length)` float32 series, each a sum of two sines plus Gaussian noise.
 
     Amplitudes are uniform in [0.5, 1], frequencies in [0.005, 0.05] cycles per step, phases in
-    [0, 2 pi); the same seed always gives the same series.
+    [0, 2 pi). The same (n_series, length, seed) always gives the same series; a different n_series
+    draws different ones.
     """
     gen = torch.Generator().manual_seed(seed)
     amplitude = 0.5 + 0.5 * torch.rand(n_series, 2, 1, generator=gen, dtype=torch.float64)
