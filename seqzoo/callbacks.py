@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning.pytorch as pl
+import numpy as np
 import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
 
 
 class TestCurve(pl.Callback):
@@ -29,3 +33,22 @@ class TestCurve(pl.Callback):
         module.train(was_training)
         for name, total in totals.items():
             module.log(f"epoch_test_{name}", total / count, on_epoch=True, sync_dist=True)
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Save what `seqzoo predict` computes: one `.npy` array per process (no pickle), in prediction order.
+
+        seqzoo predict --config RECIPE --ckpt_path CKPT \\
+            --trainer.callbacks+=seqzoo.callbacks.PredictionWriter --trainer.callbacks.output_path preds.npy
+    """
+
+    def __init__(self, output_path: str = "predictions.npy") -> None:
+        super().__init__(write_interval="epoch")
+        self.output_path = Path(output_path)
+
+    def write_on_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule, predictions, batch_indices):
+        path = self.output_path
+        if trainer.world_size > 1:
+            path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, torch.cat([p.cpu() for p in predictions]).numpy())

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import seqzoo
+from seqzoo.checkpoint import load_checkpoint
+from seqzoo.data.synthetic import SyntheticDataModule, windows_of
 
 from .conftest import run_seqzoo
 
@@ -39,7 +41,7 @@ def test_export_then_load_and_predict(trained_checkpoint, tmp_path):
     assert evaluated["test_mae"] == pytest.approx(config["metrics"]["test_mae"], rel=1e-4)
 
 
-def test_test_and_predict_subcommands_run_on_a_checkpoint(trained_checkpoint, tmp_path):
+def test_validate_test_and_predict_subcommands_run_on_a_checkpoint(trained_checkpoint, tmp_path):
     common = [
         "--config",
         "recipes/synthetic/gru.yaml",
@@ -50,7 +52,20 @@ def test_test_and_predict_subcommands_run_on_a_checkpoint(trained_checkpoint, tm
     ]
     out = run_seqzoo("test", *common)
     assert "test_mae" in out.stdout + out.stderr
-    run_seqzoo("predict", *common)
+    out = run_seqzoo("validate", *common)
+    assert "val_mae" in out.stdout + out.stderr
+    saved = tmp_path / "preds.npy"
+    writer = [
+        "--trainer.callbacks+=seqzoo.callbacks.PredictionWriter",
+        "--trainer.callbacks.output_path",
+        str(saved),
+    ]
+    run_seqzoo("predict", *common, *writer)
+    dm = SyntheticDataModule()
+    dm.setup()
+    windows, _ = windows_of(dm.series["test"])
+    expected = load_checkpoint(trained_checkpoint).predict(windows)
+    np.testing.assert_allclose(np.load(saved), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_print_config_shows_the_resolved_recipe():

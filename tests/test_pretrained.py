@@ -13,7 +13,7 @@ from seqzoo.catalog import RELATIVE_TOLERANCE, catalog
 from seqzoo.data.synthetic import sum_of_sines, windows_of
 from seqzoo.evaluation import evaluate
 
-from .conftest import run_seqzoo
+from .conftest import require_shared_data, run_seqzoo
 
 REQUIRED = {"simplernn.synthetic", "lstm.synthetic", "gru.synthetic", "stacked_simplernn.synthetic"}
 
@@ -57,10 +57,30 @@ def test_evaluate_reproduces_the_card(name):
 
 
 @pytest.mark.parametrize("name", seqzoo.list_pretrained())
-def test_card_usage_snippet_runs(name):
+def test_card_usage_snippet_runs(name, monkeypatch):
     card = (catalog()[name].path / "README.md").read_text()
     snippet = card.split("```python\n", 1)[1].split("```", 1)[0]
+    if catalog()[name].dataset.startswith("Jena"):
+        monkeypatch.chdir(require_shared_data())  # the snippet reads a raw station export
     exec(compile(snippet, f"{name}/README.md", "exec"), {})
+
+
+@pytest.mark.parametrize("name", seqzoo.list_pretrained("*.addition"))
+def test_addition_checkpoint_answers_questions(name):
+    questions = ["16+75", "999+1", "7+8", "0+0", "123+456"]
+    answers = seqzoo.load(name).predict(questions)
+    assert len(answers) == len(questions) and all(isinstance(a, str) for a in answers)
+    if name in ("seq2seq_attention.addition", "seq2seq_peeky.addition"):
+        assert answers == ["91", "1000", "15", "0", "579"]
+
+
+def test_addition_models_keep_the_books_ordering():
+    exact = {n: catalog()[n].metric for n in seqzoo.list_pretrained("*.addition")}
+    if len(exact) < 4:
+        pytest.skip(f"only {sorted(exact)} are published so far")
+    assert exact["seq2seq.addition"] < exact["seq2seq_reversed.addition"] < exact["seq2seq_peeky.addition"]
+    assert exact["seq2seq_peeky.addition"] >= 0.99
+    assert exact["seq2seq_attention.addition"] >= 0.999
 
 
 def test_evaluate_command_prints_json():

@@ -98,3 +98,17 @@ def test_streaming_needs_a_unidirectional_encoder():
 def test_bad_configuration_is_a_clear_error(kwargs, match):
     with pytest.raises(SeqzooError, match=match):
         RecurrentEncoder(3, **{"hidden_size": 4, **kwargs})
+
+
+def test_simplernn_takes_relu_or_tanh():
+    import seqzoo
+
+    torch.manual_seed(0)
+    tanh = seqzoo.create_model("simplernn", input_size=2)
+    relu = seqzoo.create_model("simplernn", input_size=2, nonlinearity="relu")
+    relu.load_state_dict(tanh.state_dict())
+    x = torch.randn(3, 5, 2)
+    assert relu.encoder.layers[0].nonlinearity == "relu"
+    assert not torch.allclose(relu(x), tanh(x))
+    with pytest.raises(SeqzooError, match="simplernn only"):
+        seqzoo.create_model("gru", nonlinearity="relu")
