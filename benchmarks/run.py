@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import markdown_table  # noqa: E402
 
-BENCHMARKS = ["recurrent_dropout"]
+BENCHMARKS = ["recurrent_dropout", "jena_pipeline"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,6 +49,12 @@ def model_index(config: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _bullet(key: str, value: Any) -> str:
+    if isinstance(value, dict):  # e.g. data files and their sha256
+        return f"- **{key}**:\n" + "\n".join(f"  - `{k}`: `{v}`" for k, v in value.items())
+    return f"- **{key}**: {value}"
+
+
 def render_card(config: dict[str, Any]) -> str:
     """README.md for an artifact: Hub metadata, usage, metrics, data, how to reproduce, limitations."""
     name = config["name"] or "this model"
@@ -65,8 +71,15 @@ def render_card(config: dict[str, Any]) -> str:
     }
     rows = "\n".join(f"| {METRIC_LABELS.get(k, (k, k))[1]} | {v:.6g} |" for k, v in config["metrics"].items())
     metrics = f"| metric | value |\n| --- | --- |\n{rows}" if rows else "Not evaluated."
+    model_mae, naive_mae = config["metrics"].get("test_mae"), config["metrics"].get("test_naive_mae")
+    if model_mae is not None and naive_mae:
+        gain = 100 * (1 - model_mae / naive_mae)
+        metrics += (
+            f"\n\nThe naive forecast (the last observed value) is scored on exactly the same windows; "
+            f"this model's MAE is {abs(gain):.1f} % {'lower' if gain >= 0 else 'higher'} than it."
+        )
     recipe = config["provenance"].get("recipe_path") or "recipe.yaml (in this folder)"
-    data_lines = "\n".join(f"- **{k}**: {v}" for k, v in data.items()) or "- not recorded"
+    data_lines = "\n".join(_bullet(k, v) for k, v in data.items()) or "- not recorded"
     evaluate = f"seqzoo evaluate {config['name']} --json" if config["name"] else "seqzoo evaluate DIR --json"
     return f"""---
 {yaml.safe_dump(meta, sort_keys=False).strip()}

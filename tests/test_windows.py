@@ -44,10 +44,13 @@ def test_sequence_targets_are_each_step_shifted_by_the_delay():
     assert (y == x[:, 0] + 1).all() and y.shape == (10,)
 
 
-def test_windows_are_views_of_the_segment_not_copies():
+def test_windows_are_start_rows_into_the_segment_not_copies():
     segment = ramp(50)
     windows = SlidingWindows([segment], lookback=10, delay=1)
-    assert windows.views[0].untyped_storage().data_ptr() == segment.untyped_storage().data_ptr()
+    assert windows.data.untyped_storage().data_ptr() == segment.untyped_storage().data_ptr()
+    several = SlidingWindows([ramp(50), ramp(30)], lookback=10, delay=1)
+    assert several.data.numel() == (50 + 30) * 2  # one copy of the rows, however many windows
+    assert several.window_starts.tolist() == list(range(40)) + list(range(50, 70))
 
 
 def test_loader_yields_whole_batches():

@@ -20,8 +20,9 @@ class SlidingWindows(Dataset):
     """Windows of `lookback` rows (every `step`-th row, ending at the window's last row) and a target
     `delay` rows after that last row, over each segment separately so a window never spans a gap.
 
-    Each segment is a float tensor `(time, features)`. Items are fetched a batch at a time through
-    `__getitems__`, which gathers straight from `Tensor.unfold` views.
+    Each segment is a float tensor `(time, features)`; they are kept as one tensor (the segment itself
+    when there is only one: no copy at all) and a window is only a start row. `__getitems__` gathers a
+    whole batch with one indexing operation: no Python work and no copy per window.
     """
 
     def __init__(
@@ -36,39 +37,38 @@ class SlidingWindows(Dataset):
         if lookback < 1 or step < 1 or delay < 1:
             raise DataError(f"lookback, step and delay must be >= 1, got {lookback}, {step}, {delay}")
         span = lookback + delay
-        self.views = [seg.unfold(0, span, 1) for seg in segments if seg.shape[0] >= span]  # (N, F, span)
-        if not self.views:
+        usable = [seg for seg in segments if seg.shape[0] >= span]
+        if not usable:
             longest = max((seg.shape[0] for seg in segments), default=0)
             raise DataError(
                 f"no segment is long enough for one window: need {span} rows, longest has {longest}"
             )
-        counts = torch.tensor([v.shape[0] for v in self.views])
-        self.starts = torch.cumsum(counts, 0) - counts
-        self.length = int(counts.sum())
-        steps = sampled_steps(lookback, step)
-        first = (lookback - 1) - (steps - 1) * step
-        self.input_positions = torch.arange(first, lookback, step)
-        target_positions = (
-            self.input_positions + delay if sequence_targets else torch.tensor([lookback - 1 + delay])
+        self.data = usable[0] if len(usable) == 1 else torch.cat(list(usable))
+        offsets = torch.cumsum(torch.tensor([0] + [seg.shape[0] for seg in usable[:-1]]), 0)
+        self.window_starts = torch.cat(
+            [
+                offset + torch.arange(seg.shape[0] - span + 1)
+                for offset, seg in zip(offsets, usable, strict=True)
+            ]
         )
-        self.target_positions = target_positions
+        steps = sampled_steps(lookback, step)
+        self.input_positions = torch.arange((lookback - 1) - (steps - 1) * step, lookback, step)
+        last = torch.tensor([lookback - 1 + delay])
+        self.target_positions = self.input_positions + delay if sequence_targets else last
         self.sequence_targets = sequence_targets
         self.target_index = target_index
 
     def __len__(self) -> int:
-        return self.length
+        return len(self.window_starts)
 
     def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
         idx = torch.as_tensor(indices, dtype=torch.long)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.length):
-            raise IndexError(f"window index out of range 0..{self.length - 1}")
-        segment = torch.searchsorted(self.starts, idx, right=True) - 1
-        windows = torch.empty(len(idx), *self.views[0].shape[1:], dtype=self.views[0].dtype)
-        for s in torch.unique(segment).tolist():
-            hit = segment == s
-            windows[hit] = self.views[s][idx[hit] - self.starts[s]]
-        x = windows[:, :, self.input_positions].transpose(1, 2).contiguous()  # (batch, steps, features)
-        y = windows[:, self.target_index, self.target_positions]
+        if idx.numel() and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"window index out of range 0..{len(self) - 1}")
+        starts = self.window_starts[idx, None]
+        rows = (starts + self.input_positions).reshape(-1)
+        x = self.data.index_select(0, rows).view(len(idx), -1, self.data.shape[1])  # (batch, steps, features)
+        y = self.data[starts + self.target_positions, self.target_index]
         return x, (y if self.sequence_targets else y[:, 0])
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,100 @@
+"""Jena data pipeline: windows per second and peak memory of the DataModule's strided windows versus a
+per-sample Python generator like DLwP's (which copies every window with fancy indexing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.harness import Result, device_name
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+# Each approach runs in its own process, so its peak RSS is its own.
+PROGRAM = r"""
+import json, resource, sys, time
+import numpy as np
+from seqzoo.data.jena import JenaDataModule, JenaScaler
+from seqzoo.data.windows import window_loader
+
+approach, batches, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+dm = JenaDataModule(data_dir)
+dm.setup()
+dataset = dm.dataset("train")
+rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+lookback, step, delay, batch = 1440, 6, 144, 128
+if approach == "seqzoo":
+    loader = iter(window_loader(dataset, batch, shuffle=True))
+    for _ in range(5):
+        next(loader)  # warm-up
+    start = time.perf_counter()
+    for _ in range(batches):
+        x, y = next(loader)
+else:  # the book's generator over one float array of all rows, rows drawn at random
+    scaler = JenaScaler.from_config(dm.preprocessing)
+    data = np.concatenate([scaler.normalize(f).numpy() for f in dm.frames["train"]])  # gaps ignored (DLwP)
+    def generator(data, min_index, max_index):
+        while True:
+            rows = np.random.randint(min_index + lookback, max_index, size=batch)
+            samples = np.zeros((len(rows), lookback // step, data.shape[-1]))
+            targets = np.zeros((len(rows),))
+            for j, row in enumerate(rows):
+                indices = range(rows[j] - lookback, rows[j], step)
+                samples[j] = data[indices]
+                targets[j] = data[rows[j] + delay][1]
+            yield samples, targets
+    gen = generator(data, 0, len(data) - delay - 1)
+    for _ in range(5):
+        next(gen)  # warm-up
+    start = time.perf_counter()
+    for _ in range(batches):
+        x, y = next(gen)
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+data_bytes = dataset.data.untyped_storage().nbytes()
+print(json.dumps({"windows_per_s": batches * batch / seconds, "extra_peak_mb": (peak - rss_before) / 1024,
+                  "data_mb": data_bytes / 2**20}))
+"""
+
+
+def _measure(approach: str, batches: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", PROGRAM, approach, str(batches), str(DATA)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(quick: bool) -> list[Result]:
+    if not DATA.is_dir():
+        print(f"jena_pipeline: skipped, {DATA} is absent")
+        return []
+    batches = 30 if quick else 200
+    ours, book = _measure("seqzoo", batches), _measure("book", batches)
+    common = {"device": device_name(), "reference_name": "per-sample Python generator (DLwP)"}
+    return [
+        Result(
+            name="jena_pipeline_speed",
+            metric="windows per second (batch 128, 240 steps x 14)",
+            value=ours["windows_per_s"],
+            reference=book["windows_per_s"],
+            ratio=ours["windows_per_s"] / book["windows_per_s"],
+            target="ratio >= 20",
+            **common,
+        ),
+        Result(
+            name="jena_pipeline_memory",
+            metric="peak RSS growth while iterating (MB)",
+            value=ours["extra_peak_mb"],
+            reference=book["extra_peak_mb"],
+            ratio=ours["extra_peak_mb"] / max(book["extra_peak_mb"], 1e-9),
+            target=f"close to 0: the windows are views of {ours['data_mb']:.1f} MB of data",
+            **common,
+        ),
+    ]
