@@ -21,6 +21,12 @@ The zoo:
   evaluate   re-measure a checkpoint on its test split:  seqzoo evaluate gru.synthetic --json
   export     Lightning checkpoint -> artifact folder:    seqzoo export CKPT OUTDIR
   demo       train, export, reload and compare on the synthetic task (a minute or two on CPU)
+
+The Hugging Face Hub:
+  push       publish an artifact folder:   seqzoo push DIR org/repo [--revision BRANCH] [--private]
+  download   copy checkpoints for machines without network, one sub-folder per name:
+             seqzoo download gru.synthetic org/repo [--revision REV] --to DIR
+             seqzoo download --all --to DIR
 """
 
 
@@ -107,6 +113,40 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_push(ns: argparse.Namespace) -> int:
+    from seqzoo.hub import prepare_upload, push
+
+    plan = prepare_upload(ns.folder)
+    print(f"{plan.folder} -> {ns.repo_id} (revision {ns.revision or 'main'}): {', '.join(plan.files)}")
+    if plan.skipped:
+        print(f"not uploaded: {', '.join(plan.skipped)}")
+    if ns.dry_run:
+        print(f"commit message: {ns.commit_message or plan.commit_message}")
+        return 0
+    url = push(
+        ns.folder,
+        ns.repo_id,
+        revision=ns.revision,
+        private=True if ns.private else None,
+        commit_message=ns.commit_message,
+    )
+    print(f"pushed: {url}")
+    return 0
+
+
+def _cmd_download(ns: argparse.Namespace) -> int:
+    from seqzoo.catalog import list_pretrained
+    from seqzoo.errors import SeqzooError
+    from seqzoo.hub import copy_artifacts
+
+    if ns.all == bool(ns.names):
+        raise SeqzooError("give checkpoint names or Hub repo ids, or --all (not both)")
+    for copied in copy_artifacts(list_pretrained() if ns.all else ns.names, ns.to, revision=ns.revision):
+        commit = f" (commit {copied.commit})" if copied.commit else ""
+        print(f"{copied.name}{commit} -> {copied.destination}")
+    return 0
+
+
 def _tools_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seqzoo", description="seqzoo tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,10 +171,24 @@ def _tools_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's max_epochs")
     p.add_argument("--workdir", default="runs/demo")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("push", help="publish an artifact folder to the Hugging Face Hub")
+    p.add_argument("folder", help="artifact folder (or a bundled checkpoint name)")
+    p.add_argument("repo_id", help="Hub repo, e.g. my-org/gru-synthetic (created if missing)")
+    p.add_argument("--revision", default=None, help="branch to commit to (created from main); default main")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--commit-message", default=None, help="default: 'Upload NAME with seqzoo VERSION'")
+    p.add_argument("--dry-run", action="store_true", help="check the folder, list what would go up, stop")
+    p.set_defaults(func=_cmd_push)
+    p = sub.add_parser("download", help="copy checkpoints into a folder for machines without network")
+    p.add_argument("names", nargs="*", help="bundled names, Hub repo ids (org/repo) or artifact folders")
+    p.add_argument("--all", action="store_true", help="every bundled checkpoint")
+    p.add_argument("--to", required=True, help="destination folder; one sub-folder per name")
+    p.add_argument("--revision", default=None, help="branch, tag or commit for Hub repo ids")
+    p.set_defaults(func=_cmd_download)
     return parser
 
 
-TOOLS = {"list", "evaluate", "export", "demo"}
+TOOLS = {"list", "evaluate", "export", "demo", "push", "download"}
 
 
 def main(argv: list[str] | None = None) -> Any:

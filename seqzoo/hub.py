@@ -1,39 +1,252 @@
-"""Name resolution for `seqzoo.load`: bundled catalogue names, local folders, Hugging Face Hub repos."""
+"""The Hugging Face Hub side of the zoo: resolve names for `seqzoo.load`, download repos at a revision,
+copy artifacts for machines without network, and publish an artifact folder as a Hub repo.
+
+Everything network-related goes through `huggingface_hub`, so its cache, `HF_ENDPOINT`, `HF_TOKEN`,
+`HF_HUB_OFFLINE`, `local_files_only` and resumed downloads behave as in any other Hub library.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from seqzoo.catalog import catalog, pretrained_path
+from seqzoo.catalog import catalog, list_pretrained, pretrained_path
 from seqzoo.errors import ArtifactError, UnknownNameError
 
+# The only files of a published artifact; anything else in a folder stays on the machine.
 ARTIFACT_FILES = ["config.json", "model.safetensors", "tokenizer.json", "recipe.yaml", "README.md"]
+REQUIRED_FILES = ["config.json", "model.safetensors", "README.md"]
+
+
+def is_repo_id(text: str) -> bool:
+    """`org/repo` (one slash, not a relative or absolute path) names a Hub repository."""
+    return text.count("/") == 1 and not text.startswith((".", "/", "~")) and not text.endswith("/")
 
 
 def resolve(name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False) -> Path:
-    """Bundled name -> zoo folder; existing folder -> itself; `org/repo` -> Hub snapshot folder."""
+    """Bundled name -> zoo folder (no network); existing folder -> itself; `org/repo` -> Hub snapshot.
+
+    With a `revision`, an `org/repo` id always means the Hub, even if a folder of that name exists.
+    """
     text = str(name_or_path)
-    if text in catalog() and revision is None:
+    if text in catalog():
+        if revision is not None:
+            raise ArtifactError(
+                f"{text!r} is a bundled checkpoint: it has no revisions (got revision={revision!r}); "
+                "load a Hub copy by repo id, e.g. seqzoo.load('org/repo', revision=...)"
+            )
         return pretrained_path(text)
     path = Path(text).expanduser()
-    if path.exists():
+    if path.exists() and not (revision is not None and is_repo_id(text)):
+        if revision is not None:
+            raise ArtifactError(f"{text}: a local folder has no revisions (got revision={revision!r})")
         return path
-    if text.count("/") == 1 and not text.startswith((".", "/", "~")):
+    if is_repo_id(text):
         return download(text, revision=revision, local_files_only=local_files_only)
-    raise UnknownNameError("pretrained checkpoint or folder", text, list(catalog()))
+    raise UnknownNameError("pretrained checkpoint, folder or Hub repo id", text, list(catalog()))
+
+
+def _offline_reason(local_files_only: bool) -> str | None:
+    from huggingface_hub import constants
+
+    if local_files_only:
+        return "local_files_only=True"
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE=1"
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    return next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
 
 
 def download(repo_id: str, revision: str | None = None, local_files_only: bool = False) -> Path:
-    """Fetch an artifact repo through huggingface_hub (its cache, HF_HUB_OFFLINE and resume apply)."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    """Fetch an artifact repo into the Hugging Face cache and check it is a seqzoo artifact.
 
+    Every failure is an `ArtifactError` naming the repo, the revision and what went wrong, because
+    the raw `huggingface_hub` errors do not say which model load they belong to.
+    """
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = f"Hub repo {repo_id!r} at revision {revision or 'main'!r}"
+    offline = _offline_reason(local_files_only)
     try:
-        folder = snapshot_download(
-            repo_id, revision=revision, allow_patterns=ARTIFACT_FILES, local_files_only=local_files_only
+        folder = Path(
+            snapshot_download(
+                repo_id, revision=revision, allow_patterns=ARTIFACT_FILES, local_files_only=local_files_only
+            )
         )
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as err:
+    except LocalEntryNotFoundError as err:
+        cache = constants.HF_HUB_CACHE
+        if offline:
+            raise ArtifactError(
+                f"{where}: downloads are off ({offline}) and this revision is not in the local Hugging "
+                f"Face cache ({cache}). Load it once with network, or copy it on a machine with network "
+                f"with `seqzoo download {repo_id} --to DIR` and load the folder DIR/{repo_id}."
+            ) from err
         raise ArtifactError(
-            f"could not fetch Hub repo {repo_id!r} at revision {revision or 'main'}: {err}"
+            f"{where}: could not reach the Hub at {constants.ENDPOINT} and this revision is not in the "
+            f"local Hugging Face cache ({cache}): {_first_line(err)}"
         ) from err
-    return Path(folder)
+    except GatedRepoError as err:
+        raise ArtifactError(
+            f"{where}: the repo is gated; accept its conditions on the Hub and log in "
+            f"(`hf auth login` or HF_TOKEN): {_first_line(err)}"
+        ) from err
+    except RevisionNotFoundError as err:
+        raise ArtifactError(f"{where}: the repo has no such revision (branch, tag or commit)") from err
+    except RepositoryNotFoundError as err:
+        raise ArtifactError(
+            f"{where}: not found at {constants.ENDPOINT}: the repo or the revision does not exist, or "
+            f"the repo is private and no valid token was sent (`hf auth login` or HF_TOKEN)"
+        ) from err
+    except HfHubHTTPError as err:
+        raise ArtifactError(f"{where}: the Hub answered with an error: {_first_line(err)}") from err
+    except (OSError, ValueError) as err:  # invalid repo id or revision, disk full, permissions
+        raise ArtifactError(f"{where}: could not fetch it: {err}") from err
+    missing = [f for f in ("config.json", "model.safetensors") if not (folder / f).is_file()]
+    if missing:
+        raise ArtifactError(
+            f"{where}: not a seqzoo artifact, it has no {' and no '.join(missing)} "
+            f"(a seqzoo repo holds {', '.join(ARTIFACT_FILES)})"
+        )
+    return folder
+
+
+# -- copies for machines without network -----------------------------------------------------------
+@dataclass(frozen=True)
+class Copied:
+    """One artifact copied by `copy_artifacts`: where from, where to, and the Hub commit if any."""
+
+    name: str
+    source: Path
+    destination: Path
+    commit: str | None
+
+
+def _destination(to: Path, name: str) -> Path:
+    if name in catalog() or is_repo_id(name):
+        return to / name
+    return to / Path(name).expanduser().resolve().name
+
+
+def copy_artifacts(
+    names: Iterable[str], to: str | Path, revision: str | None = None, local_files_only: bool = False
+) -> list[Copied]:
+    """Copy bundled checkpoints, Hub repos (at `revision`) or artifact folders into `to/<name>`.
+
+    Each copy is checked by building its model first, so a folder carried to an offline machine is
+    known to load there; each is written atomically and holds only the artifact files.
+    """
+    from seqzoo.artifact import load_artifact
+    from seqzoo.fsutil import atomic_folder
+
+    to = Path(to)
+    done: list[Copied] = []
+    for name in names:
+        hub = name not in catalog() and is_repo_id(name) and not (revision is None and Path(name).exists())
+        source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
+        load_artifact(source)
+        dest = _destination(to, name)
+        if (
+            dest.exists()
+            and (not dest.is_dir() or any(dest.iterdir()))
+            and not (dest / "config.json").exists()
+        ):
+            raise ArtifactError(f"{dest} exists and is not an artifact folder; refusing to replace it")
+        with atomic_folder(dest) as tmp:
+            for file in ARTIFACT_FILES:
+                if (source / file).is_file():
+                    shutil.copyfile(source / file, tmp / file)  # follows the Hub cache's symlinks
+        done.append(Copied(name, source, dest, source.name if hub else None))
+    return done
+
+
+def copy_all_pretrained(to: str | Path) -> list[Copied]:
+    """Every bundled checkpoint into `to/<name>` (the zoo for an offline machine)."""
+    return copy_artifacts(list_pretrained(), to)
+
+
+# -- publishing --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UploadPlan:
+    """What `push` uploads: the folder, the files in it that go up, those that stay, the message."""
+
+    folder: Path
+    files: list[str]
+    skipped: list[str]
+    commit_message: str
+
+
+def prepare_upload(folder_or_name: str | Path) -> UploadPlan:
+    """Validate an artifact folder (or bundled name) and list what a push would upload.
+
+    The model is built from the folder first, so a broken artifact never reaches the Hub.
+    """
+    import seqzoo
+    from seqzoo.artifact import load_artifact
+
+    text = str(folder_or_name)
+    folder = pretrained_path(text) if text in catalog() else Path(text).expanduser()
+    task = load_artifact(folder)
+    missing = [f for f in REQUIRED_FILES if not (folder / f).is_file()]
+    if missing:
+        raise ArtifactError(
+            f"{folder}: cannot publish without {', '.join(missing)} (the model card README.md is "
+            "written by save_pretrained and `seqzoo export`)"
+        )
+    files = [f for f in ARTIFACT_FILES if (folder / f).is_file()]
+    skipped = sorted(p.name for p in folder.iterdir() if p.name not in files)
+    label = task.artifact_config.get("name") or folder.resolve().name
+    message = f"Upload {label} with seqzoo {seqzoo.__version__}"
+    return UploadPlan(folder=folder, files=files, skipped=skipped, commit_message=message)
+
+
+def push(
+    folder_or_name: str | Path,
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    private: bool | None = None,
+    token: str | None = None,
+    commit_message: str | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """Publish an artifact folder to the Hub repo `repo_id` (created if needed); returns the commit URL.
+
+    A `revision` other than main is a branch, created from main when it does not exist yet.
+    `endpoint` defaults to `HF_ENDPOINT` (or huggingface.co).
+    """
+    from huggingface_hub import HfApi
+
+    plan = prepare_upload(folder_or_name)
+    api = HfApi(endpoint=endpoint, token=token)
+    branch = revision if revision not in (None, "main") else None
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        if branch:
+            api.create_branch(repo_id, branch=branch, exist_ok=True, repo_type="model")
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=os.fspath(plan.folder),
+            repo_type="model",
+            revision=branch,
+            allow_patterns=plan.files,
+            commit_message=commit_message or plan.commit_message,
+        )
+    except (OSError, ValueError) as err:  # HfHubHTTPError and LocalTokenNotFoundError are OSErrors
+        raise ArtifactError(
+            f"could not push {plan.folder} to Hub repo {repo_id!r} at revision {revision or 'main'!r} "
+            f"({api.endpoint}): {_first_line(err)}"
+        ) from err
+    return str(info.commit_url)

@@ -132,6 +132,8 @@ class SeqzooTask(pl.LightningModule):
 
         `options` are the preprocessor's own (e.g. `rolling=True` for Jena forecasts).
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         pre = self.preprocessor
         allowed = getattr(pre, "predict_options", ())
         unknown = sorted(set(options) - set(allowed))
@@ -157,3 +159,35 @@ class SeqzooTask(pl.LightningModule):
         from seqzoo.artifact import save_pretrained
 
         return save_pretrained(self, directory, **card)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        private: bool | None = None,
+        token: str | None = None,
+        commit_message: str | None = None,
+        endpoint: str | None = None,
+        **card: Any,
+    ) -> str:
+        """Publish this model as a Hub repo: `save_pretrained` into a temporary folder, then upload it
+        with `seqzoo.hub.push`, so what goes up is exactly what `seqzoo.load` reads back.
+
+        `card` (name, metrics, data, limitations) goes to `save_pretrained`; returns the commit URL.
+        """
+        import tempfile
+
+        from seqzoo.hub import push
+
+        with tempfile.TemporaryDirectory(prefix="seqzoo-push-") as tmp:
+            folder = self.save_pretrained(Path(tmp) / repo_id.rsplit("/", 1)[-1], **card)
+            return push(
+                folder,
+                repo_id,
+                revision=revision,
+                private=private,
+                token=token,
+                commit_message=commit_message,
+                endpoint=endpoint,
+            )
