@@ -36,10 +36,12 @@ def build(recipe: Path, export_only: bool = False) -> None:
     name = f"{recipe.stem}.{recipe.parent.name}"
     log_dir = RUNS / name / "zoo"
     started = time.perf_counter()
-    if not export_only:
-        _lightning_cli(["fit", "--config", str(recipe), "--trainer.logger.init_args.version", "zoo"])
-    seconds = time.perf_counter() - started
     ckpt = log_dir / "checkpoints" / "best.ckpt"
+    if not export_only:
+        shutil.rmtree(log_dir, ignore_errors=True)  # start clean: no best-v1.ckpt beside an old best
+        cli = _lightning_cli(["fit", "--config", str(recipe), "--trainer.logger.init_args.version", "zoo"])
+        ckpt = Path(cli.trainer.checkpoint_callback.best_model_path)
+    seconds = time.perf_counter() - started
     path, metrics = export(ckpt, ZOO / name, name=name, limitations=LIMITATIONS.get(recipe.parent.name))
     CURVES.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log_dir / "metrics.csv", CURVES / f"{name}.csv")
