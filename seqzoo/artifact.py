@@ -23,6 +23,7 @@ from seqzoo.fsutil import atomic_folder
 FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
 CONFIG, WEIGHTS, RECIPE, CARD = "config.json", "model.safetensors", "recipe.yaml", "README.md"
+OBJECT_KEYS = ("task", "architecture", "preprocessing", "metrics", "provenance")
 CONFIG_KEYS = {
     "format_version",
     "seqzoo_version",
@@ -132,6 +133,12 @@ def read_config(folder: Path) -> dict[str, Any]:
     missing, extra = CONFIG_KEYS - set(config), set(config) - CONFIG_KEYS
     if missing or extra:
         raise ArtifactError(f"{path}: missing keys {sorted(missing)}, unexpected keys {sorted(extra)}")
+    not_objects = [k for k in OBJECT_KEYS if not isinstance(config[k], dict)]
+    if not_objects:
+        raise ArtifactError(
+            f"{path}: {not_objects} must be JSON objects, found "
+            f"{[type(config[k]).__name__ for k in not_objects]}"
+        )
     return config
 
 
@@ -156,6 +163,18 @@ def _check_weights(path: Path, expected: dict[str, torch.Tensor], found: dict[st
             f"{path}: weights do not match config.json's architecture; missing "
             f"{sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}, mis-sized {shapes[:5]}"
         )
+    dtypes = [
+        f"{k}: expected {expected[k].dtype}, found {found[k].dtype}"
+        for k in sorted(found)
+        if found[k].dtype != expected[k].dtype
+    ]  # load_state_dict would cast silently
+    if dtypes:
+        raise ArtifactError(f"{path}: weights of the wrong dtype: {dtypes[:5]}")
+    non_finite = [
+        k for k in sorted(found) if found[k].is_floating_point() and not torch.isfinite(found[k]).all()
+    ]
+    if non_finite:
+        raise ArtifactError(f"{path}: non-finite (NaN or infinite) weights in {non_finite[:5]}")
 
 
 def load_artifact(directory: str | Path):

@@ -22,13 +22,16 @@ def load_checkpoint(path: str | Path):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise ArtifactError(
-            f"{path}: refused to load; it holds objects beyond plain tensors and containers "
-            f"({str(err).splitlines()[0]})"
+            f"{path}: refused to load; its pickle asks for code or objects beyond tensors and plain "
+            f"containers ({_unpickler_reason(err)}). A checkpoint written by `seqzoo fit` never does, "
+            "and unpickling such a file can run any code in it, so seqzoo does not"
         ) from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise ArtifactError(f"{path}: not a readable checkpoint ({err})") from err
+    if not isinstance(ckpt, dict):
+        raise ArtifactError(f"{path}: not a seqzoo training checkpoint (a {type(ckpt).__name__}, not a dict)")
     extra: dict[str, Any] = ckpt.get("seqzoo") or {}
-    if "task" not in extra or "hyper_parameters" not in ckpt:
+    if not isinstance(extra, dict) or "task" not in extra or "hyper_parameters" not in ckpt:
         raise ArtifactError(
             f"{path}: not a seqzoo training checkpoint (no 'seqzoo' section or hyper_parameters)"
         )
@@ -36,10 +39,25 @@ def load_checkpoint(path: str | Path):
         cls = task_class(extra["task"])
         task = cls(**cls.init_kwargs(ckpt["hyper_parameters"]))
         task.load_state_dict(ckpt["state_dict"], strict=True)
-    except (SeqzooError, RuntimeError, TypeError) as err:
-        raise ArtifactError(f"{path}: checkpoint does not rebuild its model ({err})") from err
-    task.on_load_checkpoint(ckpt)
+        task.on_load_checkpoint(ckpt)
+        if task.preprocessing is not None:
+            task.preprocessor  # noqa: B018 - a corrupt preprocessing fails here, not at the first predict
+    except (SeqzooError, RuntimeError, TypeError, KeyError, AttributeError, ValueError) as err:
+        reason = f"{type(err).__name__}: {err}"
+        raise ArtifactError(f"{path}: checkpoint does not rebuild its model ({reason})") from err
     return task.eval()
+
+
+def _unpickler_reason(err: Exception) -> str:
+    """torch's refusal without its advice to retry with `weights_only=False` (which would run the code)."""
+    text = str(err).replace("\x1b[1m", "").replace("\x1b[0m", "")
+    for line in text.splitlines():
+        if "WeightsUnpickler error:" in line:
+            reason = line.split("WeightsUnpickler error:", 1)[1].strip()
+            if reason:
+                return reason.split(". Please use", 1)[0]
+    lines = [line.strip() for line in text.splitlines()]
+    return next((line for line in lines if line.startswith("Unsupported")), "torch refused it")
 
 
 def export(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -26,6 +28,16 @@ def _exchange(a: Path, b: Path) -> bool:
     return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a new file, a rename) durable, where the platform allows it."""
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
 def _finish_tree(folder: Path) -> None:
     """Flush every file to disk and give the folder the permissions a plain mkdir would have."""
     umask = os.umask(0)
@@ -35,6 +47,37 @@ def _finish_tree(folder: Path) -> None:
         os.chmod(path, 0o666 & ~umask)
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _owner_tag() -> str:
+    """Host and process id in temporary names, so a later writer can tell which writers are dead."""
+    return f"{re.sub(r'[^A-Za-z0-9_.]', '_', socket.gethostname())}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive, not ours to judge
+        return True
+    return True
+
+
+def _sweep_dead_writers(dest: Path) -> None:
+    """Remove the temporary folders that killed writers of `dest` on this host left behind.
+
+    Only folders named by this module with this host's name and the id of a process that no longer
+    exists; a live writer's folder (or one from another host sharing the disk) is never touched.
+    """
+    host = _owner_tag().rsplit("-", 1)[0]
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:tmp|old)-{re.escape(host)}-(\d+)-")
+    with contextlib.suppress(OSError):
+        for entry in dest.parent.iterdir():
+            match = pattern.match(entry.name)
+            if match and not _alive(int(match.group(1))):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -42,10 +85,16 @@ def atomic_folder(destination: str | Path) -> Iterator[Path]:
     """Yield an empty temporary folder; on success it replaces `destination` in one step.
 
     A crash at any point leaves `destination` as it was (old complete content or absent), never a mix.
+    With renameat2(RENAME_EXCHANGE) (Linux) the swap is one step and `destination` never disappears;
+    elsewhere it is moved aside first, so a crash between the two renames leaves it absent (its old
+    content stays in a hidden `.NAME.old-*` sibling). Temporary siblings of crashed writers are
+    removed by the next write to the same destination.
     """
     dest = Path(destination).absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    _sweep_dead_writers(dest)
+    tag = _owner_tag()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{tag}-", dir=dest.parent))
     try:
         yield tmp
         _finish_tree(tmp)
@@ -54,10 +103,11 @@ def atomic_folder(destination: str | Path) -> Iterator[Path]:
         elif _exchange(tmp, dest):
             shutil.rmtree(tmp)  # now holds the old content
         else:
-            old = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex}")
+            old = dest.with_name(f".{dest.name}.old-{tag}-{uuid.uuid4().hex}")
             os.rename(dest, old)
             os.rename(tmp, dest)
             shutil.rmtree(old)
+        _fsync_dir(dest.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -99,7 +99,25 @@ class AdditionCodec:
         }
         if unknown:
             raise ValueError(f"unexpected keys {sorted(unknown)}")
-        return cls(**fields)
+        codec = cls(**fields)
+        codec.validate()
+        return codec
+
+    def validate(self) -> None:
+        """Reject a corrupt config when it is loaded, not with an obscure error at the first `predict`."""
+        lengths = (self.question_length, self.answer_length, self.max_digits)
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in lengths):
+            raise ValueError(f"question_length, answer_length, max_digits must be integers >= 1: {lengths}")
+        if not isinstance(self.reverse_question, bool):
+            raise ValueError(f"reverse_question must be true or false, got {self.reverse_question!r}")
+        needed = set(" +_0123456789")
+        if not isinstance(self.vocabulary, str) or not needed <= set(self.vocabulary):
+            raise ValueError(f"vocabulary must be a string holding {''.join(sorted(needed))!r}")
+        if self.question_length < 2 * self.max_digits + 1 or self.answer_length < self.max_digits + 1:
+            raise ValueError(
+                f"question_length {self.question_length} and answer_length {self.answer_length} are too "
+                f"short for operands of {self.max_digits} digits"
+            )
 
     @property
     def start_id(self) -> int:
@@ -117,12 +135,15 @@ class AdditionCodec:
         """Questions like "16+75" -> source ids `(n, question_length)`."""
         if isinstance(raw, str) or not isinstance(raw, list | tuple | np.ndarray):
             raise InputError(f'expected a list of questions like ["16+75"], got {type(raw).__name__}')
-        pattern = re.compile(rf"\d{{1,{self.max_digits}}}\+\d{{1,{self.max_digits}}}")
+        # [0-9], not \d: \d also matches other scripts' digits ("١٦"), which are not in the vocabulary.
+        pattern = re.compile(rf"[0-9]{{1,{self.max_digits}}}\+[0-9]{{1,{self.max_digits}}}")
         for q in raw:
             if not isinstance(q, str) or not pattern.fullmatch(q.strip()):
                 raise InputError(
                     f"expected questions 'a+b' with operands of 1 to {self.max_digits} digits, got {q!r}"
                 )
+        if len(raw) == 0:  # no questions: an empty batch of the right width, so predict returns []
+            return torch.empty((0, self.question_length), dtype=torch.long)
         return self.questions([q.strip() for q in raw])
 
     def decode(self, ids: Tensor) -> list[str]:

@@ -96,7 +96,26 @@ class JenaScaler:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> JenaScaler:
-        return cls(**{k: v for k, v in config.items() if k != "kind"})
+        scaler = cls(**{k: v for k, v in config.items() if k != "kind"})
+        scaler.validate()
+        return scaler
+
+    def validate(self) -> None:
+        """Reject a corrupt config when it is loaded, not with a shape error or infinities at `predict`."""
+        names = (self.inputs, self.columns)
+        if not all(isinstance(n, list) and n and all(isinstance(c, str) for c in n) for n in names):
+            raise ValueError("inputs and columns must be non-empty lists of column names")
+        stats = (self.mean, self.std)
+        if not all(isinstance(v, list) and len(v) == len(self.inputs) for v in stats):
+            raise ValueError(f"mean and std must be lists of {len(self.inputs)} numbers, one per input")
+        values = np.asarray([self.mean, self.std], dtype=np.float64)
+        if not (np.isfinite(values).all() and (values[1] > 0).all()):
+            raise ValueError("mean must be finite and std finite and > 0 for every input")
+        if self.target not in self.inputs:
+            raise ValueError(f"target {self.target!r} is not one of the inputs {self.inputs}")
+        sizes = (self.lookback, self.step, self.delay, self.interval_minutes)
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+            raise ValueError(f"lookback, step, delay, interval_minutes must be integers >= 1, got {sizes}")
 
     @property
     def target_index(self) -> int:
@@ -117,6 +136,7 @@ class JenaScaler:
         """Validate raw 10-minute readings: a DataFrame with timestamps and the named columns."""
         if not isinstance(raw, pd.DataFrame):
             raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
+        self._check_columns(raw)
         try:
             frame = select_features(raw, self.columns, "input")
             frame.index = timestamps(raw.rename(columns=lambda c: str(c).strip()), "input")
@@ -128,6 +148,9 @@ class JenaScaler:
             raise InputError(
                 f"input has missing values (NaN or -9999) in {frame.columns[frame.isna().any()].tolist()}"
             )
+        infinite = ~np.isfinite(frame.to_numpy())
+        if infinite.any():
+            raise InputError(f"input has infinite values in {frame.columns[infinite.any(axis=0)].tolist()}")
         steps = np.unique(np.asarray(frame.index[1:] - frame.index[:-1]))
         if len(steps) != 1 or pd.Timedelta(steps[0]) != self.interval:
             raise InputError(
@@ -144,8 +167,32 @@ class JenaScaler:
         view = values.unfold(0, self.lookback, 1)  # (n, inputs, lookback)
         return view[:, :, first :: self.step].transpose(1, 2)
 
+    def _check_columns(self, raw: pd.DataFrame) -> None:
+        """Each needed column once, holding real numbers (or text of them, as read from a CSV).
+
+        Booleans, complex numbers, dates and durations would otherwise be converted to numbers silently.
+        """
+        names = pd.Index([str(c).strip() for c in raw.columns])
+        twice = sorted({c for c in names[names.duplicated()] if c in self.columns})
+        if twice:
+            raise InputError(f"input has the columns {twice} more than once; expected each once")
+        for position in np.flatnonzero(names.isin(self.columns)):
+            column = raw.iloc[:, position]
+            if pd.api.types.is_string_dtype(column.dtype):  # text or Python objects: what do they parse to?
+                try:
+                    column = pd.to_numeric(column, errors="coerce")  # unparsable -> NaN, reported later
+                except (TypeError, ValueError):
+                    continue  # select_features names the offending values
+            if pd.api.types.is_bool_dtype(column.dtype) or getattr(column.dtype, "kind", "O") not in "iuf":
+                raise InputError(
+                    f"column {names[position]!r} holds {column.dtype} values; expected real numbers"
+                )
+
     def encode(self, raw: Any, rolling: bool = False) -> Tensor:
-        windows = self.windows(self.readings(raw))
+        frame = self.readings(raw)
+        if not torch.isfinite(self.normalize(frame)).all():
+            raise InputError("input values are too large for float32 after normalisation")
+        windows = self.windows(frame)
         return windows if rolling else windows[-1:]
 
     def decode(self, output: Tensor, raw: Any = None, rolling: bool = False) -> float | pd.Series:

@@ -71,12 +71,16 @@ class SeriesScaler:
         unknown = set(config) - {"kind", "window", "mean", "std", "sequence_targets"}
         if unknown:
             raise ValueError(f"unexpected keys {sorted(unknown)}")
-        return cls(
-            int(config["window"]),
-            float(config["mean"]),
-            float(config["std"]),
-            bool(config.get("sequence_targets", False)),
-        )
+        window, mean, std = config["window"], float(config["mean"]), float(config["std"])
+        sequence_targets = config.get("sequence_targets", False)
+        # A corrupt config must fail here, not turn every prediction into nonsense or infinity later.
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise ValueError(f"mean must be finite and std finite and > 0, got mean={mean}, std={std}")
+        if not isinstance(sequence_targets, bool):
+            raise ValueError(f"sequence_targets must be true or false, got {sequence_targets!r}")
+        return cls(window, mean, std, sequence_targets)
 
     def normalize(self, values: Tensor) -> Tensor:
         return (values - self.mean) / self.std
@@ -87,16 +91,18 @@ class SeriesScaler:
     def encode(self, raw: Any) -> Tensor:
         """Raw windows `(n, window)` -> normalised model input `(n, window, 1)`."""
         expected = f"a real-valued array of shape (n, {self.window})"
+        if np.ma.is_masked(raw):  # np.asarray would silently predict from the hidden values
+            raise InputError(f"expected {expected}; got a masked array with masked (missing) values")
         try:
             array = np.asarray(raw)
-        except (ValueError, TypeError) as err:  # ragged nested lists
+        except (ValueError, TypeError, RuntimeError) as err:  # ragged lists, tensors that require grad
             raise InputError(f"expected {expected}; could not read it as an array: {err}") from err
         if array.dtype.kind not in "iuf":
             raise InputError(f"expected {expected}; got dtype {array.dtype}")
         if array.ndim != 2 or array.shape[1] != self.window:
             hint = " (for a single window use x.reshape(1, -1))" if array.ndim == 1 else ""
             raise InputError(f"expected {expected}; got shape {array.shape}{hint}")
-        values = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64))
+        values = torch.from_numpy(np.array(array, dtype=np.float64, order="C"))  # copy: read-only input ok
         if not torch.isfinite(values).all():
             raise InputError(f"expected {expected} of finite values; got NaN or infinity")
         scaled = self.normalize(values).float()
