@@ -199,7 +199,11 @@ def main(argv: list[str] | None = None) -> Any:
         print(TOOLS_HELP)
         return 0
     if args[0] not in TOOLS:
-        _lightning_cli(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
+        try:
+            _lightning_cli(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
+        except SeqzooError as err:  # our own errors already say what is wrong: no traceback
+            print(f"seqzoo {args[0]}: error: {err}", file=sys.stderr)
+            return 2
         return 0
     ns = _tools_parser().parse_args(args)
     try:
