@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 from pathlib import Path
 
-from seqzoo.catalog import catalog
+from seqzoo.catalog import catalog, list_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- seqzoo:zoo-table -->"
+METRICS_MARKER = re.compile(r"<!-- seqzoo:metrics-table (\S+) ([^>]+?) -->")  # PATTERN METRIC...
 COLUMNS = ("name", "task", "architecture", "parameters", "artifact size", "test metric", "naive baseline")
 log = logging.getLogger("mkdocs.plugins.seqzoo")  # mkdocs --strict fails on its warnings
 
@@ -71,7 +73,21 @@ def on_files(files, config):
     return files
 
 
+def metrics_table(pattern: str, metrics: list[str]) -> str:
+    """Chosen test metrics of the catalogue entries matching `pattern`, for a tutorial's results table."""
+    names = list_pretrained(pattern)
+    if not names:
+        log.warning(f"metrics table: no catalogue entry matches {pattern!r}")
+    lines = [f"| model | parameters | {' | '.join(metrics)} |", "|" + " --- |" * (len(metrics) + 2)]
+    for name in names:
+        entry = catalog()[name]
+        values = [_number(entry.metrics.get(m)) for m in metrics]
+        lines.append(f"| `{name}` | {entry.num_parameters:,} | {' | '.join(values)} |")
+    return "\n".join(lines)
+
+
 def on_page_markdown(markdown, page, config, files):
+    markdown = METRICS_MARKER.sub(lambda m: metrics_table(m[1], m[2].split()), markdown)
     if MARKER not in markdown:
         return markdown
     page_dir = posixpath.dirname(page.file.src_uri)

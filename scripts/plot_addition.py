@@ -78,7 +78,7 @@ def plot_attention(out: Path, question: str = "508+77") -> Path:
     source = [codec.vocabulary[i] for i in src[0].tolist()]  # as the encoder read it (reversed)
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ax.imshow(weights[0].numpy(), cmap="Greys", vmin=0, vmax=1)
-    ax.set_xticks(range(len(source)), [repr(c)[1:-1] or " " for c in source])
+    ax.set_xticks(range(len(source)), [c if c != " " else "\u2423" for c in source])  # show padding
     ax.set_yticks(range(len(answer) - 1), list(answer[:-1]))
     ax.set(
         xlabel="question as the encoder reads it (reversed)",

@@ -53,7 +53,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
     spec = model_spec(name)
     try:
         return spec.factory(**kwargs)
-    except TypeError as err:
+    except (TypeError, ValueError, RuntimeError) as err:
         raise SeqzooError(f"cannot build architecture {name!r} with {kwargs}: {err}") from err
 
 

@@ -108,3 +108,24 @@ def test_every_optimizer_and_schedule_is_configuration(optimizer, scheduler, kwa
 def test_unknown_optimizer_is_a_clear_error():
     with pytest.raises(SeqzooError, match="optimizer must be one of"):
         ForecastingTask(optimizer="lion")
+
+
+def test_predict_with_predict_delta_adds_the_last_value_back():
+    from seqzoo.data.synthetic import SeriesScaler
+
+    torch.manual_seed(0)
+    scaler = SeriesScaler(10, 1.0, 2.0)
+    task = ForecastingTask(arch="gru", predict_delta=True, preprocessing=scaler.to_config()).eval()
+    windows = torch.randn(6, 10).numpy() * 2 + 1
+    x = scaler.encode(windows)
+    with torch.no_grad():
+        expected = scaler.denormalize(task.net(x).squeeze(-1) + x[:, -1, 0]).double().numpy()
+    assert abs(task.predict(windows) - expected).max() < 1e-5
+
+
+def test_plateau_schedule_follows_the_monitored_metric_direction():
+    seq = Seq2SeqTask(arch="seq2seq", scheduler="plateau")
+    assert seq.configure_optimizers()["lr_scheduler"]["scheduler"].mode == "max"
+    assert (
+        ForecastingTask(scheduler="plateau").configure_optimizers()["lr_scheduler"]["scheduler"].mode == "min"
+    )

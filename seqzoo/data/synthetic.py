@@ -154,8 +154,8 @@ class SyntheticDataModule(SeqzooDataModule):
     def _loader(self, split: str, shuffle: bool):
         scaler = SeriesScaler.from_config(self.preprocessing)
         segments = [scaler.normalize(s).unsqueeze(-1) for s in self.series[split]]
-        windows = SlidingWindows(
-            segments, lookback=self.hparams.window, delay=1, sequence_targets=self.hparams.sequence_targets
+        windows = SlidingWindows(  # the geometry of the preprocessing in use (a pretrained model's, maybe)
+            segments, lookback=scaler.window, delay=1, sequence_targets=scaler.sequence_targets
         )
         return window_loader(windows, self.hparams.batch_size, shuffle, self.hparams.num_workers)
 

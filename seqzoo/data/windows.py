@@ -1,4 +1,5 @@
-"""Sliding windows over contiguous segments as strided views: no Python work and no copy per window."""
+"""Sliding windows over contiguous segments: a window is a start row, a batch is one gather (no Python
+work and no copy per window; the rows themselves are kept once)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ class ConvEncoder(nn.Module):
 
     def features(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """`(batch, time, features)` -> `(batch, time', channels)` and the lengths after pooling."""
-        h = x.transpose(1, 2)
+        h = _mask_after(x.transpose(1, 2), lengths)  # whatever the padding holds, it reads as zeros
         for i, conv in enumerate(self.convs):
             h = _mask_after(torch.relu(conv(h)), lengths)
             if i < len(self.convs) - 1:

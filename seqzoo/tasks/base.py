@@ -33,6 +33,7 @@ class SeqzooTask(pl.LightningModule):
 
     task_name: str = ""
     monitor: str = "val_loss"
+    monitor_mode: str = "min"
 
     def __init__(
         self,
@@ -110,7 +111,10 @@ class SeqzooTask(pl.LightningModule):
         opt = OPTIMIZERS[h.optimizer](self.parameters(), lr=h.lr, weight_decay=h.weight_decay, **extra)
         if h.scheduler is None:
             return opt
-        sched = SCHEDULERS[h.scheduler](opt, **(h.scheduler_kwargs or {}))
+        kwargs = dict(h.scheduler_kwargs or {})
+        if h.scheduler == "plateau":
+            kwargs.setdefault("mode", self.monitor_mode)  # accuracy-like metrics plateau from below
+        sched = SCHEDULERS[h.scheduler](opt, **kwargs)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": self.monitor}}
 
     @staticmethod
@@ -145,12 +149,14 @@ class SeqzooTask(pl.LightningModule):
         inputs = encoded if isinstance(encoded, tuple) else (encoded,)
         was_training = self.training
         self.eval()
-        with torch.inference_mode():
-            outputs = [
-                self.forward_for_predict(*(t[i : i + batch_size].to(self.device) for t in inputs))
-                for i in range(0, max(len(inputs[0]), 1), batch_size)
-            ]
-        self.train(was_training)
+        try:
+            with torch.inference_mode():
+                outputs = [
+                    self.forward_for_predict(*(t[i : i + batch_size].to(self.device) for t in inputs))
+                    for i in range(0, max(len(inputs[0]), 1), batch_size)
+                ]
+        finally:
+            self.train(was_training)
         output = torch.cat(outputs).cpu()
         return pre.decode(output, raw, **options) if options else pre.decode(output)
 

@@ -41,6 +41,7 @@ class ClassificationTask(SeqzooTask):
 
     task_name = "classification"
     monitor = "val_accuracy"
+    monitor_mode = "max"
 
     def __init__(
         self,

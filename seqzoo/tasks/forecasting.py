@@ -83,6 +83,9 @@ class ForecastingTask(SeqzooTask):
         out = self(x).squeeze(-1)
         return out + self._naive(x, out) if self.hparams.predict_delta else out
 
+    def forward_for_predict(self, x: Tensor) -> Tensor:
+        return self._predict_normalised(x)  # with predict_delta, the network's output is only the change
+
     def _naive(self, x: Tensor, y: Tensor) -> Tensor:
         target = x[..., self.preprocessor.target_index]
         return target if y.ndim == 2 else target[:, -1]

@@ -20,6 +20,7 @@ class Seq2SeqTask(SeqzooTask):
 
     task_name = "seq2seq"
     monitor = "val_exact_match"
+    monitor_mode = "max"
 
     def __init__(
         self,
