@@ -84,7 +84,8 @@ class ForecastingTask(SeqzooTask):
         return out + self._naive(x, out) if self.hparams.predict_delta else out
 
     def forward_for_predict(self, x: Tensor) -> Tensor:
-        return self._predict_normalised(x)  # with predict_delta, the network's output is only the change
+        # with predict_delta the network's output is only the change; keep the network's output shape
+        return self._predict_normalised(x).unsqueeze(-1)
 
     def _naive(self, x: Tensor, y: Tensor) -> Tensor:
         target = x[..., self.preprocessor.target_index]
