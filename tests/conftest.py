@@ -56,3 +56,18 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     ckpt = out / "gru.synthetic" / "t" / "checkpoints" / "best.ckpt"
     assert ckpt.is_file(), list(out.rglob("*"))
     return ckpt
+
+
+def quiet_trainer(epochs: int):
+    """A CPU Trainer that writes nothing and prints little, for tests that fit tiny models in-process."""
+    import lightning.pytorch as pl
+
+    return pl.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        deterministic=True,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import lightning.pytorch as pl
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -14,6 +13,8 @@ from seqzoo.data.synthetic import SeriesScaler
 from seqzoo.errors import SeqzooError
 from seqzoo.registry import model_spec
 from seqzoo.tasks import ForecastingTask
+
+from .conftest import quiet_trainer
 
 UNIDIRECTIONAL = [
     n for n in seqzoo.list_models() if model_spec(n).family == "recurrent" and not n.startswith("bi")
@@ -39,15 +40,7 @@ def test_streaming_is_refused_where_it_cannot_be_exact(name):
 
 
 def fit_one_epoch(task: ForecastingTask, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-    trainer = pl.Trainer(
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        deterministic=True,
-    )
+    trainer = quiet_trainer(1)
     trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=8))
     return task.state_dict()
 

@@ -10,17 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from seqzoo.errors import SeqzooError
 from seqzoo.tasks import ClassificationTask, ForecastingTask, Seq2SeqTask
 
-
-def trainer(epochs: int) -> pl.Trainer:
-    return pl.Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        deterministic=True,
-    )
+from .conftest import quiet_trainer
 
 
 def sign_of_sum_tokens(n: int, seed: int):
@@ -39,7 +29,7 @@ def test_binary_classification_learns_and_reports_accuracy_f1_auroc(arch):
     task = ClassificationTask(arch=arch, arch_kwargs={"vocab_size": 9, "embedding_dim": 8}, lr=0.01)
     train = DataLoader(TensorDataset(*sign_of_sum_tokens(1024, 0)), batch_size=32, shuffle=True)
     val = DataLoader(TensorDataset(*sign_of_sum_tokens(256, 1)), batch_size=64)
-    t = trainer(4)
+    t = quiet_trainer(4)
     t.fit(task, train, val)
     metrics = t.callback_metrics
     assert {"val_accuracy", "val_f1", "val_auroc", "val_loss"} <= set(metrics)
@@ -62,7 +52,7 @@ def copy_task(n: int, seed: int):
 def test_seq2seq_task_reports_exact_match_and_token_accuracy():
     torch.manual_seed(0)
     task = Seq2SeqTask(arch="seq2seq_attention", arch_kwargs={"vocab_size": 6, "hidden_size": 32}, lr=0.01)
-    t = trainer(3)
+    t = quiet_trainer(3)
     t.fit(
         task,
         DataLoader(TensorDataset(*copy_task(1024, 0)), batch_size=32),
@@ -74,7 +64,7 @@ def test_seq2seq_task_reports_exact_match_and_token_accuracy():
 
 def test_teacher_forcing_schedule_moves_linearly_over_the_epochs():
     task = Seq2SeqTask(arch="seq2seq", teacher_forcing=1.0, teacher_forcing_final=0.5)
-    t = trainer(5)
+    t = quiet_trainer(5)
     seen = []
 
     class Record(pl.Callback):

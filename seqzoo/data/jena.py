@@ -24,10 +24,10 @@ from seqzoo.data.jena_files import (
     contiguous_segments,
     read_station_files,
     select_features,
-    sha256_of,
     timestamps,
 )
-from seqzoo.data.windows import SlidingWindows, sampled_steps, window_loader
+from seqzoo.data.windows import SlidingWindows, input_offsets, window_loader
+from seqzoo.download import sha256_file
 from seqzoo.errors import InputError
 from seqzoo.preprocessing import register_preprocessor
 
@@ -162,9 +162,8 @@ class JenaScaler:
     def windows(self, frame: pd.DataFrame) -> Tensor:
         """Every window ending at each row from the lookback on: `(n, steps, inputs)`, strided views."""
         values = self.normalize(frame)
-        steps = sampled_steps(self.lookback, self.step)
-        first = (self.lookback - 1) - (steps - 1) * self.step
         view = values.unfold(0, self.lookback, 1)  # (n, inputs, lookback)
+        first = int(input_offsets(self.lookback, self.step)[0])  # a slice, not a gather: stays a view
         return view[:, :, first :: self.step].transpose(1, 2)
 
     def _check_columns(self, raw: pd.DataFrame) -> None:
@@ -285,7 +284,7 @@ class JenaDataModule(SeqzooDataModule):
         h = self.hparams
         return {
             "name": "Jena climate (MPI-BGC weather station)",
-            "files": {p.name: sha256_of(p) for p in self.paths},
+            "files": {p.name: sha256_file(p) for p in self.paths},
             "split": f"train {h.train}, validation {h.val}, test {h.test} (dates inclusive)",
             "protocol": f"lookback {h.lookback} rows, step {h.step}, delay {h.delay}, target {h.target}",
             "test_windows": len(self.dataset("test")) if self.frames else None,

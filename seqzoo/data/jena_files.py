@@ -4,7 +4,6 @@ headers, `Date Time` (dd.mm.YYYY) or `date` (ISO) timestamps, duplicated rows, -
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import warnings
 from pathlib import Path
@@ -20,14 +19,6 @@ CLASSIC_FEATURES = [
 ]  # fmt: skip
 TIME_COLUMNS = {"Date Time": "%d.%m.%Y %H:%M:%S", "date": "%Y-%m-%d %H:%M:%S"}
 PLACEHOLDER = -9999.0
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _text(path: Path) -> str:

@@ -12,6 +12,12 @@ from torch.utils.data import DataLoader, Dataset
 from seqzoo.errors import DataError
 
 
+def input_offsets(lookback: int, step: int) -> Tensor:
+    """Row offsets inside a window of the rows fed to the model: every `step`-th, ending at the last row."""
+    steps = sampled_steps(lookback, step)
+    return torch.arange((lookback - 1) - (steps - 1) * step, lookback, step)
+
+
 def sampled_steps(lookback: int, step: int) -> int:
     """How many input steps a window of `lookback` rows sampled every `step` rows has."""
     return -(-lookback // step)
@@ -52,8 +58,7 @@ class SlidingWindows(Dataset):
                 for offset, seg in zip(offsets, usable, strict=True)
             ]
         )
-        steps = sampled_steps(lookback, step)
-        self.input_positions = torch.arange((lookback - 1) - (steps - 1) * step, lookback, step)
+        self.input_positions = input_offsets(lookback, step)
         last = torch.tensor([lookback - 1 + delay])
         self.target_positions = self.input_positions + delay if sequence_targets else last
         self.sequence_targets = sequence_targets

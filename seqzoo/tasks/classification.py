@@ -59,16 +59,16 @@ class ClassificationTask(SeqzooTask):
         if num_classes < 2:
             raise SeqzooError(f"num_classes must be >= 2, got {num_classes}")
         arch_kwargs = {"output_size": 1 if num_classes == 2 else num_classes, **(arch_kwargs or {})}
-        super().__init__(
-            arch,
-            arch_kwargs,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            scheduler_kwargs,
-            preprocessing,
+        super().__init__(  # by keyword: a reordered base signature must not swap values silently
+            arch=arch,
+            arch_kwargs=arch_kwargs,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            scheduler=scheduler,
+            scheduler_kwargs=scheduler_kwargs,
+            preprocessing=preprocessing,
         )
         self.binary = num_classes == 2
         self.loss_fn = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()

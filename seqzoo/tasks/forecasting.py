@@ -46,16 +46,16 @@ class ForecastingTask(SeqzooTask):
     ) -> None:
         if loss not in LOSSES:
             raise SeqzooError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-        super().__init__(
-            arch,
-            arch_kwargs,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            scheduler_kwargs,
-            preprocessing,
+        super().__init__(  # by keyword: a reordered base signature must not swap values silently
+            arch=arch,
+            arch_kwargs=arch_kwargs,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            scheduler=scheduler,
+            scheduler_kwargs=scheduler_kwargs,
+            preprocessing=preprocessing,
         )
         if tbptt_steps is not None and tbptt_steps < 1:
             raise SeqzooError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")

@@ -39,16 +39,16 @@ class Seq2SeqTask(SeqzooTask):
         for value in (teacher_forcing, teacher_forcing_final):
             if value is not None and not 0 <= value <= 1:
                 raise SeqzooError(f"teacher forcing ratios must be in [0, 1], got {value}")
-        super().__init__(
-            arch,
-            arch_kwargs,
-            optimizer,
-            lr,
-            weight_decay,
-            momentum,
-            scheduler,
-            scheduler_kwargs,
-            preprocessing,
+        super().__init__(  # by keyword: a reordered base signature must not swap values silently
+            arch=arch,
+            arch_kwargs=arch_kwargs,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            scheduler=scheduler,
+            scheduler_kwargs=scheduler_kwargs,
+            preprocessing=preprocessing,
         )
         self.loss_fn = nn.CrossEntropyLoss()
         self.metrics = nn.ModuleDict(
