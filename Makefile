@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.seqzoo-installed
 
-.PHONY: install demo test lint docs clean
+.PHONY: install demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[docs]"
 	$(BIN)/mkdocs build --strict
+
+# The benchmarks page's numbers and figure (about 10 minutes on 2 CPU cores; see docs/benchmarks.md).
+# On cores shared with other work: make bench BENCH_ARGS="--threads 1 --clock cpu"
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS) --json docs/benchmarks.json --markdown runs/benchmarks.md
+	$(BIN)/python scripts/plot_benchmarks.py --json docs/benchmarks.json --out docs/img
 
 clean:
 	rm -rf $(VENV) runs site test-output

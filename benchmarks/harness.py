@@ -7,30 +7,57 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
+
+# "wall": elapsed seconds. "cpu": this process's CPU seconds (all its threads), which other work on
+# shared cores inflates far less; with one torch thread it stands for the wall time of an idle machine.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = {"name": "wall"}
+
+
+def use_clock(name: str) -> None:
+    if name not in CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {name!r}")
+    _clock["name"] = name
+
+
+def clock_name() -> str:
+    return _clock["name"]
+
+
+def now() -> float:
+    """The current reading of the clock in use (differences are seconds)."""
+    return CLOCKS[_clock["name"]]()
 
 
 def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()} threads"
+    where = f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()} threads"
+    return where if clock_name() == "wall" else f"{where}, {clock_name()} clock"
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+def timings(fn: Callable[[], object], repeats: int, warmup: int = 2) -> list[float]:
+    """Seconds of each of `repeats` calls after `warmup` untimed ones (CUDA work included)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start = now()
         fn()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        times.append(now() - start)
+    return times
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    return statistics.median(timings(fn, repeats, warmup))
 
 
 @dataclass
@@ -44,6 +71,7 @@ class Result:
     target: str
     device: str
     details: str = ""
+    params: dict[str, Any] = field(default_factory=dict)  # the point measured, for plots (cost_growth)
 
     def as_dict(self) -> dict:
         return asdict(self)

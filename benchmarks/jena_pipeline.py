@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.harness import Result, device_name
+from benchmarks.harness import Result, clock_name, device_name
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -21,6 +21,7 @@ from seqzoo.data.jena import JenaDataModule, JenaScaler
 from seqzoo.data.windows import window_loader
 
 approach, batches, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+clock = time.process_time if sys.argv[4] == "cpu" else time.perf_counter
 dm = JenaDataModule(data_dir)
 dm.setup()
 dataset = dm.dataset("train")
@@ -30,7 +31,7 @@ if approach == "seqzoo":
     loader = iter(window_loader(dataset, batch, shuffle=True))
     for _ in range(5):
         next(loader)  # warm-up
-    start = time.perf_counter()
+    start = clock()
     for _ in range(batches):
         x, y = next(loader)
 else:  # the book's generator over one float array of all rows, rows drawn at random
@@ -49,10 +50,10 @@ else:  # the book's generator over one float array of all rows, rows drawn at ra
     gen = generator(data, 0, len(data) - delay - 1)
     for _ in range(5):
         next(gen)  # warm-up
-    start = time.perf_counter()
+    start = clock()
     for _ in range(batches):
         x, y = next(gen)
-seconds = time.perf_counter() - start
+seconds = clock() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 data_bytes = dataset.data.untyped_storage().nbytes()
 print(json.dumps({"windows_per_s": batches * batch / seconds, "extra_peak_mb": (peak - rss_before) / 1024,
@@ -62,7 +63,7 @@ print(json.dumps({"windows_per_s": batches * batch / seconds, "extra_peak_mb": (
 
 def _measure(approach: str, batches: int) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", PROGRAM, approach, str(batches), str(DATA)],
+        [sys.executable, "-c", PROGRAM, approach, str(batches), str(DATA), clock_name()],
         capture_output=True,
         text=True,
         check=True,

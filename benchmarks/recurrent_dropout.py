@@ -11,7 +11,7 @@ from seqzoo.nn.recurrent import RecurrentEncoder
 def run(quick: bool) -> list[Result]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     batch, steps, features = (128, 240, 14)  # a Jena batch: 10 days of hourly rows
-    repeats = 3 if quick else 10
+    repeats, warmup = (1, 1) if quick else (10, 2)
     x = torch.randn(batch, steps, features, device=device)
     results = []
     for cell in ("gru", "lstm"):
@@ -22,7 +22,10 @@ def run(quick: bool) -> list[Result]:
         def step(model):
             return lambda: model(x).sum().backward()
 
-        ours, ref = median_seconds(step(dropped), repeats), median_seconds(step(fused), repeats)
+        ours, ref = (
+            median_seconds(step(dropped), repeats, warmup),
+            median_seconds(step(fused), repeats, warmup),
+        )
         results.append(
             Result(
                 name=f"recurrent_dropout_{cell}",

@@ -73,15 +73,29 @@ def on_files(files, config):
     return files
 
 
-def metrics_table(pattern: str, metrics: list[str]) -> str:
-    """Chosen test metrics of the catalogue entries matching `pattern`, for a tutorial's results table."""
+def _value(entry, key: str) -> str:
+    """A table cell: a test metric, a validation metric (`val_*`), or a derived fact."""
+    if key == "gain":
+        gain = entry.gain_percent
+        return "—" if gain is None else f"{gain:.1f} %"
+    if key == "train_time":
+        seconds = entry.training.get("seconds")
+        return "—" if seconds is None else f"{seconds / 60:.1f} min"
+    if key == "size":
+        return _size(entry.artifact_bytes)
+    source = entry.training.get("validation", {}) if key.startswith("val_") else entry.metrics
+    return _number(source.get(key))
+
+
+def metrics_table(pattern: str, columns: list[str]) -> str:
+    """Chosen metrics of the catalogue entries matching `pattern`, for a tutorial's results table."""
     names = list_pretrained(pattern)
     if not names:
         log.warning(f"metrics table: no catalogue entry matches {pattern!r}")
-    lines = [f"| model | parameters | {' | '.join(metrics)} |", "|" + " --- |" * (len(metrics) + 2)]
+    lines = [f"| model | parameters | {' | '.join(columns)} |", "|" + " --- |" * (len(columns) + 2)]
     for name in names:
         entry = catalog()[name]
-        values = [_number(entry.metrics.get(m)) for m in metrics]
+        values = [_value(entry, c) for c in columns]
         lines.append(f"| `{name}` | {entry.num_parameters:,} | {' | '.join(values)} |")
     return "\n".join(lines)
 

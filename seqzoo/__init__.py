@@ -15,20 +15,41 @@ from seqzoo.errors import ArtifactError, DataError, InputError, SeqzooError, Unk
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from seqzoo.ensembles import Ensemble
     from seqzoo.tasks.base import SeqzooTask
 
 
-def load(name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False) -> SeqzooTask:
+def load(
+    name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False
+) -> SeqzooTask | Ensemble:
     """Load a pretrained model: a bundled name (`"gru.synthetic"`), an artifact folder, or a Hub
-    repo id (`"org/repo"`, optionally at a `revision`). Returns the task module in eval mode.
+    repo id (`"org/repo"`, optionally at a `revision`). Returns the task module in eval mode, or an
+    `Ensemble` for a folder that `Ensemble.save_pretrained` wrote.
 
     Raises `UnknownNameError` (with the closest catalogue names) for a name that is none of these,
     and `ArtifactError` naming the file for a missing, corrupt or mismatched artifact.
     """
     from seqzoo.artifact import load_artifact
+    from seqzoo.ensembles import MANIFEST, load_ensemble
     from seqzoo.hub import resolve
 
-    return load_artifact(resolve(name_or_path, revision=revision, local_files_only=local_files_only))
+    folder = resolve(name_or_path, revision=revision, local_files_only=local_files_only)
+    if (folder / MANIFEST).is_file():
+        return load_ensemble(folder)
+    return load_artifact(folder)
+
+
+def ensemble(models: list[str | Path | SeqzooTask]) -> Ensemble:
+    """Average the predictions of compatible checkpoints (same task and input/output protocol):
+    names, folders or Hub ids as `load` takes them, or loaded models. Classifiers soft-vote.
+
+    `.predict(raw, **options)` returns the mean of the members' predictions; `.save_pretrained(dir)`
+    writes a folder that `load(dir)` turns back into the ensemble. Incompatible members raise
+    `InputError` naming what differs.
+    """
+    from seqzoo.ensembles import ensemble as _ensemble
+
+    return _ensemble(models)
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -60,6 +81,7 @@ __all__ = [
     "UnknownNameError",
     "__version__",
     "create_model",
+    "ensemble",
     "list_models",
     "list_pretrained",
     "load",

@@ -1,6 +1,10 @@
-"""The pretrained artifact folder: config.json + model.safetensors + recipe.yaml + README.md.
+"""The pretrained artifact folder: config.json + model.safetensors + recipe.yaml + README.md
+(+ tokenizer.json for text models).
 
-No pickle anywhere: configs are JSON, weights are safetensors loaded with strict key and shape checks.
+No pickle anywhere: configs are JSON, weights are safetensors loaded with strict key, shape and dtype
+checks. A text model's preprocessing holds its tokenizer's JSON in memory (and in Lightning
+checkpoints); an artifact writes that JSON to tokenizer.json and config.json names the file, so
+config.json stays small and tokenizer.json is the Hugging Face `tokenizers` file itself.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 import seqzoo
 from seqzoo.card import render_card
@@ -23,6 +27,11 @@ from seqzoo.fsutil import atomic_folder
 FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
 CONFIG, WEIGHTS, RECIPE, CARD = "config.json", "model.safetensors", "recipe.yaml", "README.md"
+TOKENIZER = "tokenizer.json"
+# Weights are stored as float32, the dtype models compute in, unless a save opts into float16 (half the
+# bytes); the safetensors metadata says so, and only then does loading upcast float16 to float32.
+WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+WEIGHTS_DTYPE_KEY = "seqzoo_weights_dtype"
 OBJECT_KEYS = ("task", "architecture", "preprocessing", "metrics", "provenance")
 CONFIG_KEYS = {
     "format_version",
@@ -39,15 +48,22 @@ CONFIG_KEYS = {
 }
 
 
-def git_sha() -> str | None:
-    """The commit of the working tree, when there is one (provenance only)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
-        )
-    except (OSError, subprocess.SubprocessError):
+def git_sha(where: Path = Path(__file__).parent) -> str | None:
+    """The commit of the working tree holding `where` (seqzoo's own by default), with `-dirty` appended
+    when tracked files differ from it or untracked ones exist: then the commit alone does not reproduce
+    the training. None outside a git checkout (provenance only)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=where)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    sha, changes = git("rev-parse", "HEAD"), git("status", "--porcelain")
+    if not sha:
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return f"{sha}-dirty" if changes is None or changes else sha
 
 
 def build_config(
@@ -56,6 +72,7 @@ def build_config(
     metrics: dict[str, float] | None = None,
     data: dict[str, Any] | None = None,
     limitations: str | None = None,
+    training: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """config.json's content for `task`: everything needed to rebuild it and to say where it came from."""
     hparams = task.init_kwargs(task.hparams)
@@ -76,6 +93,8 @@ def build_config(
             "git_sha": git_sha(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": data or {},
+            "training": training or {},
+            **({"pretrained": task.pretrained_from} if task.pretrained_from else {}),
         },
         "usage": getattr(task.preprocessor, "usage", None),
         "limitations": limitations,
@@ -90,8 +109,14 @@ def save_pretrained(
     metrics: dict[str, float] | None = None,
     data: dict[str, Any] | None = None,
     limitations: str | None = None,
+    training: dict[str, Any] | None = None,
+    weights_dtype: str = "float32",
 ) -> Path:
-    """Write `task` as an artifact folder, atomically: readers see the old folder or the new one."""
+    """Write `task` as an artifact folder, atomically: readers see the old folder or the new one.
+
+    `weights_dtype="float16"` stores float32 weights as float16 (half the size; `load` upcasts them),
+    so the loaded model predicts with the weights rounded to float16 (see `round_to_storage`).
+    """
     dest = Path(directory)
     if dest.exists() and any(dest.iterdir()) and not (dest / CONFIG).exists():
         raise ArtifactError(f"{dest} is a non-empty folder without {CONFIG}; refusing to replace it")
@@ -99,16 +124,82 @@ def save_pretrained(
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ArtifactError(f"refusing to save non-finite weights in {bad[:5]}")
-    config = build_config(task, name, metrics, data, limitations)
+    stored, metadata = _stored_weights(state, weights_dtype)
+    config = build_config(task, name, metrics, data, limitations, training)
+    tokenizer = _take_tokenizer(config)
     with atomic_folder(dest) as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-        save_file(
-            state, str(tmp / WEIGHTS), metadata={"format": "pt", "seqzoo_format_version": str(FORMAT_VERSION)}
-        )
+        if tokenizer is not None:
+            (tmp / TOKENIZER).write_text(tokenizer, encoding="utf-8")
+        save_file(stored, str(tmp / WEIGHTS), metadata=metadata)
         if task.recipe:
             (tmp / RECIPE).write_text(task.recipe)
         (tmp / CARD).write_text(render_card(config))
     return dest
+
+
+def _stored_weights(
+    state: dict[str, torch.Tensor], weights_dtype: str
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors as written to model.safetensors, and its metadata saying how they are stored."""
+    dtype = _storage_dtype(weights_dtype)
+    metadata = {"format": "pt", "seqzoo_format_version": str(FORMAT_VERSION)}
+    if dtype == torch.float32:
+        return state, metadata
+    stored = {k: v.to(dtype) if v.dtype == torch.float32 else v for k, v in state.items()}
+    overflow = [k for k, v in stored.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if overflow:
+        raise ArtifactError(f"refusing to store weights as {weights_dtype}: {overflow[:5]} exceed its range")
+    return stored, {**metadata, WEIGHTS_DTYPE_KEY: weights_dtype}
+
+
+def round_to_storage(task, weights_dtype: str) -> None:
+    """Round `task`'s float32 weights through `weights_dtype` in place: exactly what `load` will give
+    back from an artifact saved with it, so metrics measured afterwards are the artifact's."""
+    dtype = _storage_dtype(weights_dtype)
+    with torch.no_grad():
+        for tensor in task.state_dict().values():  # detached views of the parameters and buffers
+            if tensor.dtype == torch.float32:
+                tensor.copy_(tensor.to(dtype))
+
+
+def _storage_dtype(weights_dtype: str) -> torch.dtype:
+    if weights_dtype not in WEIGHTS_DTYPES:
+        raise ArtifactError(f"weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, got {weights_dtype!r}")
+    return WEIGHTS_DTYPES[weights_dtype]
+
+
+def _take_tokenizer(config: dict[str, Any]) -> str | None:
+    """Move a text model's tokenizer JSON out of config.json's preprocessing: it becomes tokenizer.json."""
+    preprocessing = config["preprocessing"]
+    if not isinstance(preprocessing, dict) or "tokenizer" not in preprocessing:
+        return None
+    config["preprocessing"] = {**preprocessing, "tokenizer": TOKENIZER}
+    return preprocessing["tokenizer"]
+
+
+def _with_tokenizer(folder: Path, preprocessing: dict[str, Any]) -> dict[str, Any]:
+    """config.json's preprocessing with tokenizer.json's text in place of the file name it gives."""
+    from seqzoo.preprocessing import preprocessor_from_config
+
+    if "tokenizer" not in preprocessing:
+        return preprocessing
+    named, path = preprocessing["tokenizer"], folder / TOKENIZER
+    if named != TOKENIZER:
+        found = repr(named) if len(repr(named)) < 60 else f"{repr(named)[:60]}..."
+        raise ArtifactError(
+            f"{folder / CONFIG}: preprocessing.tokenizer must be {TOKENIZER!r}, found {found}"
+        )
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing; config.json's preprocessing needs this tokenizer")
+    try:
+        joined = {**preprocessing, "tokenizer": path.read_text(encoding="utf-8")}
+        preprocessor_from_config(joined)
+    except UnicodeDecodeError as err:
+        raise ArtifactError(f"{path}: not UTF-8 text ({err})") from err
+    except ArtifactError as err:
+        raise ArtifactError(f"{path}: corrupt or not a seqzoo tokenizer ({err})") from err
+    return joined
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -142,13 +233,27 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+def _read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of model.safetensors; float16-stored ones upcast to the float32 `expected` holds."""
     if not path.is_file():
         raise ArtifactError(f"{path}: missing; a seqzoo artifact folder must hold {WEIGHTS}")
     try:
-        return load_file(str(path))
+        with safe_open(str(path), framework="pt") as file:
+            weights, metadata = file.get_tensors(), file.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise ArtifactError(f"{path}: corrupt or truncated safetensors file ({err})") from err
+    stored = metadata.get(WEIGHTS_DTYPE_KEY, "float32")
+    if stored not in WEIGHTS_DTYPES:
+        raise ArtifactError(
+            f"{path}: metadata {WEIGHTS_DTYPE_KEY}={stored!r}; expected one of {sorted(WEIGHTS_DTYPES)}"
+        )
+    if stored == "float32":
+        return weights
+    storage = WEIGHTS_DTYPES[stored]
+    return {
+        k: v.float() if v.dtype == storage and k in expected and expected[k].dtype == torch.float32 else v
+        for k, v in weights.items()
+    }
 
 
 def _check_weights(path: Path, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
@@ -183,19 +288,26 @@ def load_artifact(directory: str | Path):
 
     folder = Path(directory)
     config = read_config(folder)
+    preprocessing = _with_tokenizer(folder, config["preprocessing"])
     try:
         cls = task_class(config["task"]["name"])
         task = cls(
             arch=config["architecture"]["name"],
             arch_kwargs=config["architecture"]["kwargs"],
-            preprocessing=config["preprocessing"],
+            preprocessing=preprocessing,
             **config["task"]["kwargs"],
         )
         task.preprocessor  # noqa: B018 - validates the preprocessing config now, not at first predict
     except (SeqzooError, TypeError, KeyError) as err:
         raise ArtifactError(f"{folder / CONFIG}: cannot build the model it describes ({err})") from err
+    mismatch = task.vocabulary_mismatch(preprocessing)
+    if mismatch:
+        raise ArtifactError(
+            f"{folder / TOKENIZER}: its vocabulary has {mismatch[0]} tokens but the model's embedding "
+            f"(config.json architecture.kwargs.vocab_size) has {mismatch[1]} rows"
+        )
     weights_path = folder / WEIGHTS
-    weights = _read_weights(weights_path)
+    weights = _read_weights(weights_path, task.state_dict())
     _check_weights(weights_path, task.state_dict(), weights)
     task.load_state_dict(weights, strict=True)
     recipe = folder / RECIPE
@@ -204,5 +316,6 @@ def load_artifact(directory: str | Path):
         "path": config["provenance"].get("recipe_path"),
         "seed": config["provenance"].get("seed"),
     }
+    task.pretrained_from = config["provenance"].get("pretrained")
     task.artifact_config = config
     return task.eval()

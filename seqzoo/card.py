@@ -55,6 +55,19 @@ def _bullet(key: str, value: Any) -> str:
     return f"- **{key}**: {value}"
 
 
+def _training_facts(config: dict[str, Any]) -> str:
+    """Validation metrics (the split the checkpoint was chosen on) and the training time, when recorded."""
+    training = config["provenance"].get("training") or {}
+    lines = []
+    if training.get("validation"):
+        values = ", ".join(f"{k} {v:.6g}" for k, v in training["validation"].items())
+        lines.append(f"On the validation split (used to choose the checkpoint): {values}.")
+    if training.get("seconds") is not None:
+        on = training.get("device", "an unrecorded device")
+        lines.append(f"Training took {training['seconds']:.0f} s on {on}.")
+    return "\n" + " ".join(lines) + "\n" if lines else ""
+
+
 def render_card(config: dict[str, Any]) -> str:
     """README.md for an artifact: Hub metadata, usage, metrics, data, how to reproduce, limitations."""
     name = config["name"] or "this model"
@@ -80,7 +93,9 @@ def render_card(config: dict[str, Any]) -> str:
         )
     recipe = config["provenance"].get("recipe_path") or "recipe.yaml (in this folder)"
     data_lines = "\n".join(_bullet(k, v) for k, v in data.items()) or "- not recorded"
-    evaluate = f"seqzoo evaluate {config['name']} --json" if config["name"] else "seqzoo evaluate DIR --json"
+    data_option = " --data FOLDER" if "files" in data else ""
+    evaluate = f"seqzoo evaluate {config['name'] or 'DIR'}{data_option} --json"
+    where = " (FOLDER holds the files listed under Training data)" if "files" in data else ""
     return f"""---
 {yaml.safe_dump(meta, sort_keys=False).strip()}
 ---
@@ -102,7 +117,8 @@ model = seqzoo.load("{config["name"] or "path/to/this/folder"}")
 
 {metrics}
 
-Reproduce them with `{evaluate}`.
+Reproduce them with `{evaluate}`{where}.
+{_training_facts(config)}
 
 ## Training data
 

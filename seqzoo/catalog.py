@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ class CatalogEntry:
     artifact_bytes: int
     recipe: str | None
     path: Path
+    training: dict[str, Any] = field(default_factory=dict)  # validation metrics, seconds, device
 
     @property
     def metric_name(self) -> str:
@@ -48,6 +49,11 @@ class CatalogEntry:
     def naive(self) -> float | None:
         key = NAIVE_METRIC.get(self.task)
         return self.metrics.get(key) if key else None
+
+    @property
+    def gain_percent(self) -> float | None:
+        """How much lower the error is than the naive baseline's on the same windows (forecasting)."""
+        return 100 * (1 - self.metric / self.naive) if self.metric is not None and self.naive else None
 
     def row(self) -> dict[str, Any]:
         return {
@@ -81,6 +87,7 @@ def catalog() -> dict[str, CatalogEntry]:
             artifact_bytes=sum(f.stat().st_size for f in folder.iterdir() if f.is_file()),
             recipe=config["provenance"].get("recipe_path"),
             path=folder,
+            training=config["provenance"].get("training") or {},
         )
     return entries
 

@@ -21,11 +21,7 @@ def load_checkpoint(path: str | Path):
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise ArtifactError(
-            f"{path}: refused to load; its pickle asks for code or objects beyond tensors and plain "
-            f"containers ({_unpickler_reason(err)}). A checkpoint written by `seqzoo fit` never does, "
-            "and unpickling such a file can run any code in it, so seqzoo does not"
-        ) from err
+        raise refused_pickle(path, err) from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise ArtifactError(f"{path}: not a readable checkpoint ({err})") from err
     if not isinstance(ckpt, dict):
@@ -48,6 +44,16 @@ def load_checkpoint(path: str | Path):
     return task.eval()
 
 
+def refused_pickle(path: str | Path, err: pickle.UnpicklingError) -> ArtifactError:
+    """The error for a checkpoint that `torch.load(weights_only=True)` refused, without torch's advice to
+    retry with `weights_only=False` (which would run whatever code the file holds)."""
+    return ArtifactError(
+        f"{path}: refused to load; its pickle asks for code or objects beyond tensors and plain "
+        f"containers ({_unpickler_reason(err)}). A checkpoint written by `seqzoo fit` never does, "
+        "and unpickling such a file can run any code in it, so seqzoo does not"
+    )
+
+
 def _unpickler_reason(err: Exception) -> str:
     """torch's refusal without its advice to retry with `weights_only=False` (which would run the code)."""
     text = str(err).replace("\x1b[1m", "").replace("\x1b[0m", "")
@@ -66,13 +72,29 @@ def export(
     name: str | None = None,
     evaluate_test: bool = True,
     limitations: str | None = None,
+    training: dict[str, Any] | None = None,
+    weights_dtype: str = "float32",
 ) -> tuple[Path, dict[str, float]]:
-    """Checkpoint -> artifact folder, with test metrics measured now (unless `evaluate_test=False`)."""
-    from seqzoo.artifact import save_pretrained
+    """Checkpoint -> artifact folder, with test and validation metrics measured now (unless
+    `evaluate_test=False`); `training` adds facts only the trainer knows (seconds, device).
+    With `weights_dtype="float16"` the weights are rounded to float16 first, so the metrics are those
+    of the artifact as `load` gives it back."""
+    from seqzoo.artifact import round_to_storage, save_pretrained
     from seqzoo.evaluation import evaluate
 
     task = load_checkpoint(ckpt_path)
+    round_to_storage(task, weights_dtype)
     metrics, data = evaluate(task) if evaluate_test else ({}, {})
+    training = dict(training or {})
+    if evaluate_test:
+        training["validation"] = evaluate(task, split="val")[0]
     return save_pretrained(
-        task, out_dir, name=name, metrics=metrics, data=data, limitations=limitations
+        task,
+        out_dir,
+        name=name,
+        metrics=metrics,
+        data=data,
+        limitations=limitations,
+        training=training,
+        weights_dtype=weights_dtype,
     ), metrics

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import pickle
 import sys
+from collections.abc import Iterator
 from typing import Any
+
+DDP_TIMEOUT = 300.0  # seconds; see SeqzooCLI's --ddp_timeout
 
 TOOLS_HELP = """usage: seqzoo <command> [options]
 
@@ -37,7 +42,49 @@ def _lightning_cli(args: list[str] | None, run: bool = True):
     from seqzoo.tasks.base import SeqzooTask
 
     class SeqzooCLI(LightningCLI):
-        """Records the resolved recipe on the model, so checkpoints and artifacts carry it."""
+        """Records the resolved recipe on the model, so checkpoints and artifacts carry it; bounds how long
+        the processes of a multi-process run wait for each other; never unpickles code from --ckpt_path."""
+
+        def add_arguments_to_parser(self, parser) -> None:
+            parser.add_argument(
+                "--ddp_timeout",
+                type=float,
+                default=DDP_TIMEOUT,
+                help="seconds a process of a multi-process run waits for the others at a collective "
+                "before failing with an error (a worker that hangs or dies); a strategy given its own "
+                "`timeout` (--trainer.strategy.timeout) keeps it",
+            )
+
+        def instantiate_trainer(self, **kwargs: Any):
+            trainer = super().instantiate_trainer(**kwargs)
+            _bound_process_group_wait(trainer.strategy, self._get(self.config, "ddp_timeout"))
+            return trainer
+
+        def before_fit(self) -> None:
+            # Recipes clip gradients in the Trainer, which Lightning refuses for a model that steps its
+            # optimizer itself (TBPTT): such a model takes the setting over.
+            if not self.model.automatic_optimization and self.trainer.gradient_clip_val:
+                self.model.adopt_gradient_clipping(self.trainer)
+
+        def _parse_ckpt_path(self) -> None:
+            # LightningCLI reads --ckpt_path's hyperparameters (weights_only) before anything else runs
+            subcommand = self.config.get("subcommand")
+            with _refusing_pickles(self.config[subcommand].get("ckpt_path") if subcommand else None):
+                super()._parse_ckpt_path()
+
+        def _run_subcommand(self, subcommand: str) -> None:
+            config = self.config_init[subcommand]
+            if config.get("weights_only") is None:  # explicit, whatever torch's default or environment
+                config["weights_only"] = True
+            try:
+                with _refusing_pickles(config.get("ckpt_path")):
+                    super()._run_subcommand(subcommand)
+            except BaseException as err:
+                if self.trainer.world_size > 1:
+                    lost = _fail_together(self.trainer, err, self._get(self.config, "ddp_timeout"))
+                    if lost is not None:
+                        raise lost from err
+                raise
 
         def instantiate_classes(self) -> None:
             super().instantiate_classes()
@@ -60,6 +107,57 @@ def _lightning_cli(args: list[str] | None, run: bool = True):
         auto_configure_optimizers=False,
         args=args,
         run=run,
+    )
+
+
+@contextlib.contextmanager
+def _refusing_pickles(ckpt_path: str | None) -> Iterator[None]:
+    """torch refusing to unpickle code from --ckpt_path becomes seqzoo's one-line `ArtifactError`."""
+    from seqzoo.checkpoint import refused_pickle
+
+    try:
+        yield
+    except pickle.UnpicklingError as err:
+        raise refused_pickle(f"--ckpt_path {ckpt_path}", err) from err
+
+
+def _bound_process_group_wait(strategy: Any, seconds: float) -> None:
+    """Give a multi-process strategy (DDP, FSDP, ...) that kept torch's 30-minute default process-group
+    timeout `seconds` instead, so a hung worker fails the run in minutes rather than half an hour."""
+    from datetime import timedelta
+
+    from torch.distributed.constants import default_pg_timeout
+
+    from seqzoo.errors import SeqzooError
+
+    if not seconds > 0:
+        raise SeqzooError(f"ddp_timeout must be a positive number of seconds, got {seconds}")
+    if getattr(strategy, "_timeout", None) == default_pg_timeout:
+        strategy._timeout = timedelta(seconds=seconds)
+
+
+def _fail_together(trainer: Any, err: BaseException, seconds: float) -> Exception | None:
+    """A process of a multi-process run failed: end the workers it launched (Lightning leaves a hung one
+    running forever) and, when it lost contact with another process, say so in words.
+
+    Returns the `SeqzooError` to raise instead of a lost-contact error, else None.
+    """
+    import signal
+
+    from seqzoo.errors import SeqzooError
+
+    for child in getattr(trainer.strategy.launcher, "procs", []):  # only the launching process has any
+        if child.poll() is None:
+            child.send_signal(getattr(signal, "SIGKILL", signal.SIGTERM))
+    text = str(err)
+    lost = ("timeout", "timed out", "closed by peer", "reset by peer")
+    if not isinstance(err, RuntimeError) or not any(word in text.lower() for word in lost):
+        return None
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+    return SeqzooError(
+        f"rank {trainer.global_rank} lost contact with the other processes of this run ({first}): one "
+        f"of them died, or hung for longer than ddp_timeout={seconds:g} s; its own messages say which. "
+        "If a step legitimately takes that long, raise --ddp_timeout"
     )
 
 
@@ -89,7 +187,7 @@ def _cmd_evaluate(ns: argparse.Namespace) -> int:
     import seqzoo
     from seqzoo.evaluation import evaluate
 
-    metrics, _ = evaluate(seqzoo.load(ns.name), data_dir=ns.data, accelerator=ns.accelerator)
+    metrics, _ = evaluate(seqzoo.load(ns.name), data_dir=ns.data, accelerator=ns.accelerator, split=ns.split)
     if ns.json:
         print(json.dumps(metrics, indent=2))
     else:
@@ -101,7 +199,9 @@ def _cmd_evaluate(ns: argparse.Namespace) -> int:
 def _cmd_export(ns: argparse.Namespace) -> int:
     from seqzoo.checkpoint import export
 
-    path, metrics = export(ns.ckpt, ns.outdir, name=ns.name, evaluate_test=not ns.no_evaluate)
+    path, metrics = export(
+        ns.ckpt, ns.outdir, name=ns.name, evaluate_test=not ns.no_evaluate, weights_dtype=ns.weights_dtype
+    )
     print(f"wrote {path}" + (f" (test metrics: {json.dumps(metrics)})" if metrics else ""))
     return 0
 
@@ -159,12 +259,19 @@ def _tools_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="folder with the dataset files (for file-based datasets)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--accelerator", default="cpu")
+    p.add_argument("--split", choices=["test", "val"], default="test", help="which split to measure")
     p.set_defaults(func=_cmd_evaluate)
     p = sub.add_parser("export", help="turn a Lightning checkpoint into an artifact folder")
     p.add_argument("ckpt")
     p.add_argument("outdir")
     p.add_argument("--name", default=None, help="catalogue name recorded in the card, e.g. gru.synthetic")
     p.add_argument("--no-evaluate", action="store_true", help="skip measuring test metrics for the card")
+    p.add_argument(
+        "--weights-dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="store the weights as float16 (half the size; upcast on load, metrics measured as stored)",
+    )
     p.set_defaults(func=_cmd_export)
     p = sub.add_parser("demo", help="train, export, reload and compare on the synthetic task")
     p.add_argument("--recipe", default=None, help="recipe to train (default: recipes/synthetic/gru.yaml)")
@@ -191,6 +298,16 @@ def _tools_parser() -> argparse.ArgumentParser:
 TOOLS = {"list", "evaluate", "export", "demo", "push", "download"}
 
 
+def _seqzoo_cause(err: BaseException | None) -> BaseException | None:
+    """The SeqzooError behind `err`: jsonargparse re-raises errors of the model's and data's constructors
+    (a fine-tune's conflicting arch_kwargs, say) as a ValueError listing every type it tried."""
+    from seqzoo.errors import SeqzooError
+
+    while err is not None and not isinstance(err, SeqzooError):
+        err = err.__cause__ or err.__context__
+    return err
+
+
 def main(argv: list[str] | None = None) -> Any:
     from seqzoo.errors import SeqzooError
 
@@ -201,8 +318,11 @@ def main(argv: list[str] | None = None) -> Any:
     if args[0] not in TOOLS:
         try:
             _lightning_cli(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
-        except SeqzooError as err:  # our own errors already say what is wrong: no traceback
-            print(f"seqzoo {args[0]}: error: {err}", file=sys.stderr)
+        except Exception as err:  # our own errors already say what is wrong: no traceback
+            cause = _seqzoo_cause(err)
+            if cause is None:
+                raise
+            print(f"seqzoo {args[0]}: error: {cause}", file=sys.stderr)
             return 2
         return 0
     ns = _tools_parser().parse_args(args)

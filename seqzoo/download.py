@@ -34,29 +34,50 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
 def _cache_name(url: str, sha256: str) -> str:
     name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
     return name if name and not name.startswith(".") else sha256
 
 
-def fetch(url: str, sha256: str, cache_dir: str | Path, timeout: float = 60.0) -> Path:
+def _record_path(target: Path) -> Path:
+    return target.with_name(f"{target.name}.sha256")
+
+
+def fetch(url: str, sha256: str | None, cache_dir: str | Path, timeout: float = 60.0) -> Path:
     """The verified local copy of `url`: from `cache_dir` when it is there and intact, else downloaded.
 
+    `sha256=None` is for files whose publisher states no checksum: the first download's hash is recorded
+    beside it (`<name>.sha256`) and every later use, and every later download, must match that record.
     Raises `DataError` naming the url for a failed download, and naming the expected and the found
     hash for content that does not match; either way nothing is left in the cache.
     """
-    expected = sha256.lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", expected):
-        raise DataError(f"{url}: expected sha256 must be 64 hex digits, got {sha256!r}")
     if urllib.parse.urlparse(url).scheme not in SCHEMES:
         raise DataError(f"{url}: only {', '.join(SCHEMES)} URLs can be fetched")
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    target = cache / _cache_name(url, expected)
+    if sha256 is None:
+        name = _cache_name(url, "")
+        if not name:
+            raise DataError(f"{url}: a download without a checksum needs a file name in the URL")
+        target = cache / name
+        record = _record_path(target)
+        expected = record.read_text().strip() if record.is_file() else None
+    else:
+        expected, record = sha256.lower(), None
+        target = cache / _cache_name(url, expected)
+    if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise DataError(f"{url}: expected sha256 must be 64 hex digits, got {expected!r}")
     if target.is_file():
-        if sha256_file(target) == expected:
+        if expected is not None and sha256_file(target) == expected:
             return target
-        target.unlink(missing_ok=True)  # corrupt or stale: fetch it again
+        target.unlink(missing_ok=True)  # corrupt, stale or never verified: fetch it again
     handle, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=cache)
     try:
         digest, received = hashlib.sha256(), 0
@@ -73,12 +94,14 @@ def fetch(url: str, sha256: str, cache_dir: str | Path, timeout: float = 60.0) -
             # http.client ends a sized read quietly when the server hangs up early; say so plainly
             raise DataError(f"{url}: download failed (the server sent {received} of {length} bytes)")
         found = digest.hexdigest()
-        if found != expected:
+        if expected is not None and found != expected:
             raise DataError(
                 f"{url}: sha256 mismatch: expected {expected}, found {found}; the download was discarded "
                 "(a changed or corrupted file on the server, or a wrong checksum)"
             )
         os.replace(part, target)
+        if record is not None and expected is None:
+            _write_atomically(record, found + "\n")
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         raise DataError(f"{url}: download failed ({err})") from err
     finally:

@@ -31,10 +31,15 @@ def datamodule_from_recipe(recipe: str, data_dir: str | None = None) -> SeqzooDa
     return cls(**init_args)
 
 
+SPLITS = {"test": "test", "val": "validate"}
+
+
 def evaluate(
-    model, data_dir: str | None = None, accelerator: str = "cpu"
+    model, data_dir: str | None = None, accelerator: str = "cpu", split: str = "test"
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Test metrics of `model` on the test split its recipe names, and the description of that data."""
+    """Metrics of `model` on the split (`test` or `val`) its recipe names, and a description of the data."""
+    if split not in SPLITS:
+        raise InputError(f"split must be one of {sorted(SPLITS)}, found {split!r}")
     import lightning.pytorch as pl
 
     if not model.recipe:
@@ -49,6 +54,8 @@ def evaluate(
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    (results,) = trainer.test(model, datamodule=datamodule, verbose=False)
-    metrics = {k: float(v) for k, v in sorted(results.items()) if k.startswith("test_") and k != "test_loss"}
+    run = getattr(trainer, SPLITS[split])
+    (results,) = run(model, datamodule=datamodule, verbose=False)
+    wanted = [k for k in sorted(results) if k.startswith(f"{split}_") and k != f"{split}_loss"]
+    metrics = {k: float(results[k]) for k in wanted}
     return metrics, datamodule.describe()

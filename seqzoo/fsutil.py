@@ -39,11 +39,17 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _finish_tree(folder: Path) -> None:
-    """Flush every file to disk and give the folder the permissions a plain mkdir would have."""
+    """Flush every file to disk and give the folder the permissions a plain mkdir would have.
+
+    Sub-folders (an ensemble's member artifacts) are finished the same way, depth first.
+    """
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(folder, 0o777 & ~umask)
     for path in folder.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            _finish_tree(path)
+            continue
         os.chmod(path, 0o666 & ~umask)
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())

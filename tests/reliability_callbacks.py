@@ -44,16 +44,18 @@ class DieOnRank(pl.Callback):
             os._exit(13)
 
 
-class RestoreRngState(pl.Callback):
-    """Save torch's global RNG in checkpoints and restore it on resume.
+class GradNormProbe(pl.Callback):
+    """Write the largest total gradient norm of any optimizer step to `$SEQZOO_TEST_GRAD_NORM_FILE`.
 
-    The train DataLoader draws its shuffling seed from the global RNG at the start of every epoch;
-    without this, a run resumed at an epoch boundary shuffles the next epoch differently from the
-    uninterrupted run. (Only a tensor is stored, so `weights_only` loading still accepts the file.)
-    """
+    Measured just before each step: under manual optimization (TBPTT) after the model's own clipping,
+    under automatic optimization before Lightning's."""
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"torch_rng": torch.get_rng_state()}
+    def __init__(self) -> None:
+        self.largest = 0.0
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        torch.set_rng_state(state["torch_rng"])
+    def on_before_optimizer_step(self, trainer: pl.Trainer, module: pl.LightningModule, optimizer) -> None:
+        out = os.environ.get("SEQZOO_TEST_GRAD_NORM_FILE")
+        norms = [p.grad.norm() for p in module.parameters() if p.grad is not None]
+        if out and norms:
+            self.largest = max(self.largest, float(torch.stack(norms).norm()))
+            Path(out).write_text(repr(self.largest))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import re
 
 import pytest
 import torch
@@ -61,10 +62,29 @@ def test_reads_the_books_file_format(tmp_path):
     assert {k: len(v) for k, v in dm.splits.items()} == {"train": 24, "val": 3, "test": 3}
 
 
-def test_a_malformed_file_names_the_line(tmp_path):
-    (tmp_path / "bad.txt").write_text("16+75  _91  \n16+75 91\n")
-    with pytest.raises(DataError, match=r"bad\.txt:2"):
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("16+75 91", "expected 'a+b', spaces, '_' and the sum"),  # no separator
+        ("16+x5  _91  ", "expected 'a+b'"),  # a character outside the vocabulary (was a KeyError later)
+        ("16-75  _91  ", "expected 'a+b'"),
+        ("16+75  _9l  ", "expected 'a+b'"),
+        ("", "expected 'a+b'"),  # a blank line
+        ("16+75 _91  ", "question and answer are 6 and 5 characters wide, but line 1 sets 7 and 5"),
+        ("16+75  _91   ", "are 7 and 6 characters wide"),  # ragged widths (were a tensor error later)
+        ("16+75  _92  ", "16+75 is 91, but the answer is 92"),  # a corrupted answer
+    ],
+)
+def test_a_malformed_file_names_the_file_and_line(tmp_path, line, says):
+    (tmp_path / "bad.txt").write_text(f"52+68  _120 \n{line}\n5+3    _8   \n")
+    with pytest.raises(DataError, match=rf"bad\.txt:2: .*{re.escape(says)}"):
         read_addition_file(tmp_path / "bad.txt")
+
+
+def test_an_empty_file_is_a_data_error(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(DataError, match=r"empty\.txt: no questions"):
+        read_addition_file(tmp_path / "empty.txt")
 
 
 def test_reversed_question_is_the_preprocessing():

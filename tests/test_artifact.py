@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
 
 import seqzoo
-from seqzoo.artifact import save_pretrained
+from seqzoo.artifact import git_sha, save_pretrained
 from seqzoo.data.synthetic import SeriesScaler
 from seqzoo.errors import ArtifactError, InputError
 from seqzoo.tasks import ForecastingTask
@@ -158,3 +160,32 @@ def test_empty_input_gives_empty_output(artifact):
 def test_missing_folder_is_an_error_with_suggestions():
     with pytest.raises(seqzoo.UnknownNameError, match="gru.synthetic"):
         seqzoo.load("gru.synthetik")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
+def test_provenance_marks_a_working_tree_that_differs_from_its_commit(tmp_path):
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    assert git_sha(tmp_path) is None  # not a checkout yet
+    git("init", "-q")
+    (tmp_path / "model.py").write_text("hidden = 32\n")
+    git("add", "model.py")
+    git("commit", "-q", "-m", "first")
+    head = git("rev-parse", "HEAD")
+    assert git_sha(tmp_path) == head and len(head) == 40
+    (tmp_path / "model.py").write_text("hidden = 64\n")  # an edit the commit does not hold
+    assert git_sha(tmp_path) == f"{head}-dirty"
+    git("checkout", "-q", "model.py")
+    (tmp_path / "new_recipe.yaml").write_text("lr: 1\n")  # an untracked file the training may have used
+    assert git_sha(tmp_path) == f"{head}-dirty"
+    (tmp_path / ".gitignore").write_text("new_recipe.yaml\nruns/\n")
+    git("add", ".gitignore")
+    git("commit", "-q", "-m", "ignore outputs")
+    assert git_sha(tmp_path) == git("rev-parse", "HEAD")  # ignored files do not count

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import seqzoo
+
 from .conftest import ROOT, run_seqzoo
 
 RECIPES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "recipes").rglob("*.yaml"))
@@ -28,6 +30,9 @@ def test_recipe_runs_fast_dev_run(recipe, tmp_path):
     data_dir = (config["data"].get("init_args") or {}).get("data_dir")
     if data_dir and not (ROOT / data_dir).is_dir():
         pytest.skip(f"{recipe} trains on {data_dir}, which is absent here (a fresh clone)")
+    pretrained = (config["model"].get("init_args") or {}).get("pretrained")
+    if pretrained and pretrained not in seqzoo.list_pretrained():
+        pytest.skip(f"{recipe} fine-tunes {pretrained}, which is not in the catalogue yet")
     assert config["seed_everything"] is not None and config["trainer"].get("gradient_clip_val")
     run_seqzoo(
         "fit",

@@ -124,6 +124,47 @@ def test_export_cli_refuses_malicious_checkpoints(trained_checkpoint, marker, tm
     assert not marker.exists()
 
 
+def test_training_commands_and_evaluate_refuse_a_malicious_checkpoint(trained_checkpoint, marker, tmp_path):
+    """`seqzoo fit/validate --ckpt_path` (which Lightning loads) and `seqzoo evaluate FILE`, as real
+    processes side by side. torch is told to unpickle anything (`TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`,
+    which wins over its default): seqzoo asks for weights_only itself, so the payload still never runs."""
+    evil = evil_lightning_checkpoint(trained_checkpoint, marker, tmp_path / "lightning.ckpt")
+    recipe = ["--config", "recipes/synthetic/gru.yaml", "--trainer.logger.init_args.save_dir", str(tmp_path)]
+    planted = tmp_path / "gru.synthetic" / "v" / "checkpoints" / "last.ckpt"  # what `--ckpt_path last` finds
+    planted.parent.mkdir(parents=True)
+    shutil.copy(evil, planted)
+    commands = {
+        "fit": ["fit", *recipe, "--ckpt_path", str(evil)],
+        "validate": ["validate", *recipe, "--ckpt_path", str(evil)],
+        "fit --ckpt_path last": [
+            "fit",
+            *recipe,
+            "--trainer.logger.init_args.version",
+            "v",
+            "--ckpt_path",
+            "last",
+        ],
+        "evaluate": ["evaluate", str(evil)],
+    }
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    procs = {
+        name: subprocess.Popen(
+            [*SEQZOO, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for name, args in commands.items()
+    }
+    for name, proc in procs.items():
+        _, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
+        if name == "evaluate":  # an artifact is a folder: a file is refused before it is read
+            assert f"seqzoo evaluate: error: {evil}: not a folder" in stderr, stderr
+        else:
+            path = "last" if name.endswith("last") else evil
+            assert f"seqzoo {commands[name][0]}: error: --ckpt_path {path}: refused to load" in stderr, stderr
+            assert "weights_only" not in stderr.split("error:", 1)[1], "never advise the unsafe way out"
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("how", ["torch.save", "pickle"])
 def test_load_refuses_a_pickle_in_place_of_the_safetensors(artifact, marker, how):
     weights = artifact / "model.safetensors"

@@ -190,3 +190,17 @@ def test_a_local_mirror_by_file_url(tmp_path):
     mirror.parent.mkdir()
     mirror.write_bytes(DATA)
     assert fetch(mirror.as_uri(), SHA, tmp_path / "cache").read_bytes() == DATA
+
+
+def test_without_a_published_checksum_the_first_download_is_recorded_and_enforced(server, tmp_path):
+    url = server.url("/data/series.bin")
+    path = fetch(url, None, tmp_path)
+    assert (tmp_path / "series.bin.sha256").read_text().strip() == SHA
+    assert fetch(url, None, tmp_path) == path and server.requests["/data/series.bin"] == 1  # cache hit
+    path.write_bytes(b"corrupt")  # a damaged cache entry is fetched again and checked against the record
+    assert fetch(url, None, tmp_path).read_bytes() == DATA
+    server.files["/data/series.bin"] = b"changed on the server"
+    path.unlink()
+    with pytest.raises(DataError, match=f"sha256 mismatch: expected {SHA}"):
+        fetch(url, None, tmp_path)
+    assert entries(tmp_path) == ["series.bin.sha256"]

@@ -2,8 +2,10 @@
 
 from seqzoo.data.addition import AdditionCodec, AdditionDataModule
 from seqzoo.data.base import SeqzooDataModule
+from seqzoo.data.imdb import ImdbDataModule
 from seqzoo.data.jena import JenaDataModule, JenaScaler
 from seqzoo.data.synthetic import SeriesScaler, SyntheticDataModule
+from seqzoo.data.tokens import WordTokenizer
 from seqzoo.data.windows import SlidingWindows
 
 __all__ = [
@@ -11,8 +13,10 @@ __all__ = [
     "JenaScaler",
     "AdditionCodec",
     "AdditionDataModule",
+    "ImdbDataModule",
     "SeqzooDataModule",
     "SeriesScaler",
     "SlidingWindows",
     "SyntheticDataModule",
+    "WordTokenizer",
 ]

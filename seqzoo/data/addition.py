@@ -50,17 +50,39 @@ def generate_additions(n: int, seed: int = 0, max_digits: int = 3) -> list[tuple
     return pairs
 
 
+LINE = re.compile(r"(?P<a>[0-9]+)\+(?P<b>[0-9]+) *_(?P<sum>[0-9]+) *")
+
+
 def read_addition_file(path: str | Path) -> list[tuple[str, str]]:
-    """Lines like `16+75  _91  ` (the book's addition.txt) -> (question, answer) pairs."""
+    """Lines like `16+75  _91  ` (the book's addition.txt) -> (question, answer) pairs.
+
+    Every line is checked (format, the width line 1 sets, the sum), so a damaged file is a `DataError`
+    naming the line, not a `KeyError` in the codec or a model trained on wrong answers.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: addition file not found")
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if "_" not in line:
-            raise DataError(f"{path}:{number}: expected 'question_answer', e.g. '16+75  _91  ', got {line!r}")
+        found = LINE.fullmatch(line)
+        if found is None:
+            raise DataError(
+                f"{path}:{number}: expected 'a+b', spaces, '_' and the sum padded with spaces, as in "
+                f"'16+75  _91  '; got {line!r}"
+            )
         cut = line.index("_")
-        pairs.append((line[:cut], line[cut:]))
+        question, answer = line[:cut], line[cut:]
+        if pairs and (len(question), len(answer)) != (len(pairs[0][0]), len(pairs[0][1])):
+            raise DataError(
+                f"{path}:{number}: question and answer are {len(question)} and {len(answer)} characters "
+                f"wide, but line 1 sets {len(pairs[0][0])} and {len(pairs[0][1])}; got {line!r}"
+            )
+        a, b, total = (int(found[key]) for key in ("a", "b", "sum"))
+        if a + b != total:
+            raise DataError(f"{path}:{number}: {a}+{b} is {a + b}, but the answer is {total}; got {line!r}")
+        pairs.append((question, answer))
+    if not pairs:
+        raise DataError(f"{path}: no questions in the file (it is empty)")
     return pairs
 
 

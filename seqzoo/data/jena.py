@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from seqzoo.data.base import SeqzooDataModule
+from seqzoo.data.jena_classic import CLASSIC_CSV, download_classic
 from seqzoo.data.jena_files import (
     CLASSIC_FEATURES,
     DataError,
@@ -37,8 +38,12 @@ STATION_SPLITS = {"train": ["2020-01-01/2021-12-31"], "val": ["2024-01-01/2024-0
 
 
 def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> pd.DataFrame:
-    """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year."""
-    out = frame.copy()
+    """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year.
+
+    The columns are gathered as arrays and framed once: adding them to a DataFrame one by one costs
+    more than the arithmetic, and `predict` runs this on every call.
+    """
+    out = {name: frame[name].to_numpy() for name in frame.columns}
     if wind_vector:
         angle = np.deg2rad(out.pop("wd (deg)"))
         for speed in ("wv (m/s)", "max. wv (m/s)"):
@@ -46,11 +51,11 @@ def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -
             prefix = "max " if speed.startswith("max") else ""
             out[f"{prefix}Wx"], out[f"{prefix}Wy"] = value * np.cos(angle), value * np.sin(angle)
     if time_encoding:
-        seconds = out.index.values.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+        seconds = frame.index.values.astype("datetime64[s]").astype(np.int64).astype(np.float64)
         for name, period in (("day", 24 * 3600.0), ("year", 365.2425 * 24 * 3600.0)):
             out[f"{name} sin"] = np.sin(2 * math.pi * seconds / period)
             out[f"{name} cos"] = np.cos(2 * math.pi * seconds / period)
-    return out
+    return pd.DataFrame(out, index=frame.index)
 
 
 @register_preprocessor
@@ -71,12 +76,9 @@ class JenaScaler:
     time_encoding: bool = False
     columns: list[str] = field(default_factory=lambda: list(CLASSIC_FEATURES))
     predict_options: ClassVar[tuple[str, ...]] = ("rolling",)
-    usage: ClassVar[str] = (
-        "import pandas as pd\n"
-        'readings = pd.read_csv("jena_roof_2024-06-09_2024-10-20_10min.csv.gz")  # a raw station export\n'
-        "print(model.predict(readings))  # degC, 24 h after the last row\n"
-        "print(model.predict(readings, rolling=True).tail())  # one forecast per window, by target time"
-    )
+    geometry: ClassVar[tuple[str, ...]] = ("lookback", "step", "delay")  # a fine-tune may change these
+    # What raw input it takes and what its output means: ensemble members must agree on these.
+    protocol: ClassVar[tuple[str, ...]] = ("columns", "target", "lookback", "delay", "interval_minutes")
 
     def to_config(self) -> dict[str, Any]:
         fields = (
@@ -125,6 +127,18 @@ class JenaScaler:
     def interval(self) -> pd.Timedelta:
         return pd.Timedelta(minutes=self.interval_minutes)
 
+    @property
+    def usage(self) -> str:
+        """The card's snippet; the horizon is this model's own (a fine-tune may have changed it)."""
+        hours = self.delay * self.interval_minutes / 60
+        return (
+            "import pandas as pd\n"
+            "# a raw station export; the station writes unit signs in latin-1\n"
+            'readings = pd.read_csv("jena_roof_2024-06-09_2024-10-20_10min.csv.gz", encoding="latin-1")\n'
+            f"print(model.predict(readings))  # degC, {hours:g} h after the last row\n"
+            "print(model.predict(readings, rolling=True).tail())  # one forecast per window, by target time"
+        )
+
     def denormalize(self, values: Tensor) -> Tensor:
         return values * self.std[self.target_index] + self.mean[self.target_index]
 
@@ -159,9 +173,9 @@ class JenaScaler:
             )
         return frame
 
-    def windows(self, frame: pd.DataFrame) -> Tensor:
-        """Every window ending at each row from the lookback on: `(n, steps, inputs)`, strided views."""
-        values = self.normalize(frame)
+    def windows(self, values: Tensor) -> Tensor:
+        """Every window of normalised rows `(time, inputs)` ending at each row from the lookback on:
+        `(n, steps, inputs)`, strided views."""
         view = values.unfold(0, self.lookback, 1)  # (n, inputs, lookback)
         first = int(input_offsets(self.lookback, self.step)[0])  # a slice, not a gather: stays a view
         return view[:, :, first :: self.step].transpose(1, 2)
@@ -176,22 +190,22 @@ class JenaScaler:
         if twice:
             raise InputError(f"input has the columns {twice} more than once; expected each once")
         for position in np.flatnonzero(names.isin(self.columns)):
-            column = raw.iloc[:, position]
-            if pd.api.types.is_string_dtype(column.dtype):  # text or Python objects: what do they parse to?
+            dtype = raw.dtypes.iloc[position]  # the column itself is only read when it holds text
+            if pd.api.types.is_string_dtype(dtype):  # text or Python objects: what do they parse to?
                 try:
-                    column = pd.to_numeric(column, errors="coerce")  # unparsable -> NaN, reported later
+                    dtype = pd.to_numeric(raw.iloc[:, position], errors="coerce").dtype  # unparsable -> NaN
                 except (TypeError, ValueError):
                     continue  # select_features names the offending values
-            if pd.api.types.is_bool_dtype(column.dtype) or getattr(column.dtype, "kind", "O") not in "iuf":
-                raise InputError(
-                    f"column {names[position]!r} holds {column.dtype} values; expected real numbers"
-                )
+            if pd.api.types.is_bool_dtype(dtype) or getattr(dtype, "kind", "O") not in "iuf":
+                raise InputError(f"column {names[position]!r} holds {dtype} values; expected real numbers")
 
     def encode(self, raw: Any, rolling: bool = False) -> Tensor:
         frame = self.readings(raw)
-        if not torch.isfinite(self.normalize(frame)).all():
+        # One forecast reads only the last window's rows; deriving and scaling them costs per row.
+        values = self.normalize(frame if rolling else frame.iloc[-self.lookback :])
+        if not torch.isfinite(values).all():
             raise InputError("input values are too large for float32 after normalisation")
-        windows = self.windows(frame)
+        windows = self.windows(values)
         return windows if rolling else windows[-1:]
 
     def decode(self, output: Tensor, raw: Any = None, rolling: bool = False) -> float | pd.Series:
@@ -202,16 +216,28 @@ class JenaScaler:
         return pd.Series(degrees, index=ends + self.delay * self.interval, name=f"{self.target} forecast")
 
 
-def _in_ranges(index: pd.DatetimeIndex, ranges: list[str]) -> np.ndarray:
+def _in_ranges(index: pd.DatetimeIndex, ranges: list[str], rows: pd.DatetimeIndex) -> np.ndarray:
+    """Which readings fall in `ranges`: dates `start/end` (inclusive days) or `rows:start:stop`, a slice
+    of all readings `rows` in time order (the classic file's row split)."""
     keep = np.zeros(len(index), dtype=bool)
     for text in ranges:
+        if text.startswith("rows:"):
+            try:
+                chosen = rows[slice(*(int(v) if v else None for v in text[5:].split(":")))]
+            except (TypeError, ValueError) as err:
+                raise DataError(f"split {text!r}: expected rows:START:STOP with integers") from err
+            keep |= index.isin(chosen)
+            continue
         start, _, end = text.partition("/")
         keep |= (index >= pd.Timestamp(start)) & (index < pd.Timestamp(end) + pd.Timedelta(days=1))
     return keep
 
 
 class JenaDataModule(SeqzooDataModule):
-    """Any list of station exports, split chronologically by date ranges (`start/end`, inclusive days)."""
+    """Any list of station exports, split chronologically by date ranges (`start/end`, inclusive days)
+    or row ranges (`rows:start:stop`). `download=True` fetches the classic 2009-2016 file into
+    `data_dir` when `files` names it and it is not there (split it as the book does with
+    `**jena_classic.BOOK_SPLITS`)."""
 
     def __init__(
         self,
@@ -228,6 +254,7 @@ class JenaDataModule(SeqzooDataModule):
         time_encoding: bool = False,
         batch_size: int = 128,
         num_workers: int = 0,
+        download: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -238,13 +265,15 @@ class JenaDataModule(SeqzooDataModule):
         h = self.hparams
         if not self.frames:
             folder = Path(h.data_dir)
+            if h.download and CLASSIC_CSV in h.files and not (folder / CLASSIC_CSV).is_file():
+                download_classic(folder)
             self.paths = sorted({p for pattern in h.files for p in folder.glob(pattern)})
             if not self.paths:
                 raise DataError(f"no Jena station files matching {h.files} in {folder.resolve()}")
             frame = read_station_files(self.paths)
             segments = contiguous_segments(frame, pd.Timedelta(minutes=10))
             self.frames = {
-                split: [part for s in segments if len(part := s[_in_ranges(s.index, h[split])])]
+                split: [part for s in segments if len(part := s[_in_ranges(s.index, h[split], frame.index)])]
                 for split in ("train", "val", "test")
             }
         if self.preprocessing is None:

@@ -55,8 +55,12 @@ def select_features(frame: pd.DataFrame, columns: list[str], source: str) -> pd.
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(f"{source}: missing columns {missing}; expected at least {columns}")
+    selected = frame[columns]
     try:
-        values = frame[columns].apply(pd.to_numeric, errors="raise").astype(np.float64)
+        if all(dtype.kind in "iuf" for dtype in selected.dtypes):  # numbers already: no parsing per column
+            values = selected.astype(np.float64)
+        else:
+            values = selected.apply(pd.to_numeric, errors="raise").astype(np.float64)
     except (ValueError, TypeError) as err:
         raise DataError(f"{source}: non-numeric values in the feature columns ({err})") from err
     return values.mask(values == PLACEHOLDER)

@@ -51,6 +51,8 @@ class SeriesScaler:
     std: float
     sequence_targets: bool = False
     target_index: ClassVar[int] = 0
+    geometry: ClassVar[tuple[str, ...]] = ("window",)  # a fine-tune may change it
+    protocol: ClassVar[tuple[str, ...]] = ("window", "sequence_targets")  # ensemble members share these
     usage: ClassVar[str] = (
         "import numpy as np\n"
         "windows = np.sin(np.arange(10.0) / 3).reshape(1, 10)  # (n, 10) raw values\n"

@@ -98,6 +98,16 @@ class RecurrentEncoder(nn.Module):
     def _fused(layer: nn.RNNBase, x: Tensor, lengths: Tensor | None):
         if lengths is None:
             return layer(x)
+        if not layer.bidirectional:
+            # A forward recurrence never looks ahead, so each sequence's steps come out exactly as without
+            # its padding: one plain kernel call over the padded batch, read at each sequence's last step
+            # (packing the batch instead made a CPU training step 4x to 10x slower for GRU, LSTM, RNN).
+            out, _ = layer(x)
+            lengths = lengths.to(x.device)
+            out = out.masked_fill(
+                torch.arange(x.shape[1], device=x.device)[None, :, None] >= lengths[:, None, None], 0
+            )
+            return out, out[torch.arange(x.shape[0], device=x.device), lengths - 1].unsqueeze(0)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, last = layer(packed)
         return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], last

@@ -3,17 +3,24 @@ and the preprocessing that travels with the weights. No architecture code lives 
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
+from seqzoo import rng
 from seqzoo.errors import InputError, SeqzooError
-from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
+from seqzoo.preprocessing import Preprocessor, adopt_geometry, preprocessor_from_config
 from seqzoo.registry import create_model
+
+if TYPE_CHECKING:
+    from seqzoo.finetune import Pretrained
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -21,6 +28,7 @@ OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
     "sgd": torch.optim.SGD,
 }
+FINETUNE_ARGS = ("pretrained", "pretrained_revision", "freeze", "new_head")
 SCHEDULERS = {
     "step": torch.optim.lr_scheduler.StepLR,
     "cosine": torch.optim.lr_scheduler.CosineAnnealingLR,
@@ -32,12 +40,15 @@ class SeqzooTask(pl.LightningModule):
     """Base of the task modules. Subclasses set `task_name` and define the steps and `predict`."""
 
     task_name: str = ""
+    default_arch: str = ""
     monitor: str = "val_loss"
     monitor_mode: str = "min"
+    # Task arguments that change what the head's output means: a fine-tune keeping the head keeps them.
+    output_kwargs: tuple[str, ...] = ()
 
     def __init__(
         self,
-        arch: str,
+        arch: str | None = None,
         arch_kwargs: dict[str, Any] | None = None,
         optimizer: str = "adam",
         lr: float = 1e-3,
@@ -46,17 +57,55 @@ class SeqzooTask(pl.LightningModule):
         scheduler: str | None = None,
         scheduler_kwargs: dict[str, Any] | None = None,
         preprocessing: dict[str, Any] | None = None,
+        pretrained: str | None = None,
+        pretrained_revision: str | None = None,
+        freeze: str | list[str] | None = None,
+        new_head: bool = False,
     ) -> None:
+        """`pretrained` starts from a checkpoint instead of random weights (see `seqzoo.finetune`):
+        its architecture, weights and preprocessing; `freeze` lists parameter-name prefixes of the
+        network to keep fixed (`encoder`, `embedding`, ...); `new_head` re-initialises the head.
+        These four are not hyperparameters of the result: a checkpoint or artifact of the fine-tuned
+        model rebuilds without them and records them in `provenance.pretrained`.
+        """
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise SeqzooError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
         if scheduler is not None and scheduler not in SCHEDULERS:
             raise SeqzooError(f"scheduler must be one of {sorted(SCHEDULERS)} or None, got {scheduler!r}")
-        self.save_hyperparameters(ignore=["preprocessing"])
-        self.net = create_model(arch, **(arch_kwargs or {}))
+        self.save_hyperparameters(ignore=["preprocessing", *FINETUNE_ARGS])
+        self.pretrained_from: dict[str, Any] | None = None  # provenance.pretrained of what this started from
+        self.adopts_data_geometry = False  # a fine-tune takes its window geometry from the data (setup)
+        source = None
+        if pretrained is not None:
+            from seqzoo.finetune import Pretrained
+
+            if preprocessing is not None:
+                raise SeqzooError("give pretrained or preprocessing, not both: a checkpoint brings its own")
+            source = Pretrained.open(pretrained, pretrained_revision)
+            arch, arch_kwargs = source.architecture(arch, arch_kwargs)
+            preprocessing = copy.deepcopy(source.model.preprocessing)
+        elif freeze is not None or new_head or pretrained_revision is not None:
+            raise SeqzooError("freeze, new_head and pretrained_revision need pretrained (a checkpoint)")
+        # the resolved architecture, so checkpoints and logged hparams rebuild it without the checkpoint
+        self.save_hyperparameters({"arch": arch or self.default_arch, "arch_kwargs": arch_kwargs})
+        self.net = create_model(self.hparams["arch"], **(arch_kwargs or {}))
         self._preprocessing = preprocessing
         self.recipe: str | None = None  # the resolved LightningCLI config that trained this model
         self.recipe_meta: dict[str, Any] = {}  # its path and seed, for provenance
+        if source is not None:
+            self._start_from(source, freeze, new_head)
+
+    def _start_from(self, source: Pretrained, freeze: str | list[str] | None, new_head: bool) -> None:
+        from seqzoo.finetune import freeze_parameters, freeze_prefixes
+
+        prefixes = freeze_prefixes(freeze)
+        source.check_task(self)
+        new_head = source.load_into(self.net, new_head)
+        source.check_outputs(self, new_head)
+        freeze_parameters(self.net, prefixes)
+        self.pretrained_from = source.provenance(prefixes, new_head)
+        self.adopts_data_geometry = True
 
     # -- preprocessing -------------------------------------------------------------------------
     @property
@@ -65,8 +114,26 @@ class SeqzooTask(pl.LightningModule):
 
     @preprocessing.setter
     def preprocessing(self, config: dict[str, Any] | None) -> None:
+        mismatch = self.vocabulary_mismatch(config)
+        if mismatch:
+            raise SeqzooError(
+                f"the data's vocabulary has {mismatch[0]} tokens but the model's embedding has {mismatch[1]} "
+                "rows; make the model's arch_kwargs.vocab_size and the data's vocab_size agree"
+            )
         self._preprocessing = config
         self.__dict__.pop("preprocessor", None)
+
+    def vocabulary_mismatch(self, config: dict[str, Any] | None) -> tuple[int, int] | None:
+        """(tokens in the vocabulary of `config`, rows of this model's embedding) when they differ.
+
+        A token id past the embedding would crash mid-training; a larger embedding means the recipe and
+        the data disagree about the vocabulary. Models without an embedding have nothing to check.
+        """
+        embedding = getattr(self.net, "embedding", None)
+        if config is None or not isinstance(embedding, torch.nn.Embedding):
+            return None
+        size = getattr(preprocessor_from_config(config), "vocab_size", None)
+        return None if size in (None, embedding.num_embeddings) else (size, embedding.num_embeddings)
 
     @cached_property
     def preprocessor(self) -> Preprocessor:
@@ -77,14 +144,21 @@ class SeqzooTask(pl.LightningModule):
         return preprocessor_from_config(self._preprocessing)
 
     def setup(self, stage: str) -> None:
-        """Share one preprocessing with the DataModule: a pretrained model's wins, else the data's."""
+        """Share one preprocessing with the DataModule: a pretrained model's wins, else the data's.
+
+        A fine-tune (`pretrained=`) keeps the checkpoint's fitted statistics and vocabulary but takes
+        the window geometry of the data it is trained on (`adopt_geometry`), so a recipe can move a
+        forecaster to a new horizon; a loaded model being tested keeps its whole protocol.
+        """
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is None or not hasattr(datamodule, "preprocessing"):
             return
         if self.preprocessing is None:
             self.preprocessing = datamodule.preprocessing
-        else:
-            datamodule.preprocessing = self.preprocessing
+            return
+        if self.adopts_data_geometry and datamodule.preprocessing is not None:
+            self.preprocessing = adopt_geometry(self.preprocessing, datamodule.preprocessing)
+        datamodule.preprocessing = self.preprocessing
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqzoo"] = {
@@ -92,7 +166,10 @@ class SeqzooTask(pl.LightningModule):
             "preprocessing": self.preprocessing,
             "recipe": self.recipe,
             "recipe_meta": self.recipe_meta,
+            "pretrained": self.pretrained_from,
         }
+        if self._trainer is not None:
+            checkpoint["seqzoo"]["rng"] = rng.capture(self.trainer.strategy.root_device)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         extra = checkpoint.get("seqzoo", {})
@@ -100,15 +177,40 @@ class SeqzooTask(pl.LightningModule):
             self.preprocessing = extra["preprocessing"]
         self.recipe = extra.get("recipe", self.recipe)
         self.recipe_meta = extra.get("recipe_meta", self.recipe_meta)
+        self.pretrained_from = extra.get("pretrained", self.pretrained_from)
+        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+            self._resume_random_state(extra.get("rng"))
+
+    def _resume_random_state(self, state: dict[str, Tensor] | None) -> None:
+        """Resuming a fit: continue the random streams where the checkpoint left them (see seqzoo.rng)."""
+        if state is None:
+            rank_zero_warn(
+                "this checkpoint holds no random state (written before seqzoo stored it): training resumes "
+                "with the same weights and counters, but shuffles and drops out differently from a run "
+                "that was never interrupted"
+            )
+            return
+        rng.restore(state, self.trainer.strategy.root_device)
 
     # -- training configuration ----------------------------------------------------------------
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.net(x) if lengths is None else self.net(x, lengths=lengths)
 
+    def on_before_backward(self, loss: Tensor) -> None:
+        """Stop at the first non-finite loss (every task, automatic or manual optimization): training on
+        would only spread NaN through the weights, and the step number says where to look."""
+        if not torch.isfinite(loss).all():
+            raise SeqzooError(
+                f"non-finite training loss {loss.item()} at global step {self.global_step} (epoch "
+                f"{self.current_epoch}); lower the learning rate or clip gradients "
+                "(trainer.gradient_clip_val)"
+            )
+
     def configure_optimizers(self):
         h = self.hparams
         extra = {"momentum": h.momentum} if h.optimizer in ("sgd", "rmsprop") else {}
-        opt = OPTIMIZERS[h.optimizer](self.parameters(), lr=h.lr, weight_decay=h.weight_decay, **extra)
+        trainable = [p for p in self.parameters() if p.requires_grad]  # frozen parts stay bit-identical
+        opt = OPTIMIZERS[h.optimizer](trainable, lr=h.lr, weight_decay=h.weight_decay, **extra)
         if h.scheduler is None:
             return opt
         kwargs = dict(h.scheduler_kwargs or {})
@@ -148,7 +250,11 @@ class SeqzooTask(pl.LightningModule):
         encoded = pre.encode(raw, **options)
         inputs = encoded if isinstance(encoded, tuple) else (encoded,)
         was_training = self.training
-        self.eval()
+        # Switching modes walks every submodule, metrics included: costly per call, and a loaded model is
+        # in eval mode already. Only the network's mode (dropout) can change what predict computes.
+        switch = was_training or any(m.training for m in self.net.modules())
+        if switch:
+            self.eval()
         try:
             with torch.inference_mode():
                 outputs = [
@@ -156,7 +262,8 @@ class SeqzooTask(pl.LightningModule):
                     for i in range(0, max(len(inputs[0]), 1), batch_size)
                 ]
         finally:
-            self.train(was_training)
+            if switch:
+                self.train(was_training)
         output = torch.cat(outputs).cpu()
         return pre.decode(output, raw, **options) if options else pre.decode(output)
 

@@ -40,12 +40,13 @@ class ClassificationTask(SeqzooTask):
     """
 
     task_name = "classification"
+    default_arch = "lstm"
     monitor = "val_accuracy"
     monitor_mode = "max"
 
     def __init__(
         self,
-        arch: str = "lstm",
+        arch: str | None = None,
         arch_kwargs: dict[str, Any] | None = None,
         num_classes: int = 2,
         optimizer: str = "adam",
@@ -55,6 +56,10 @@ class ClassificationTask(SeqzooTask):
         scheduler: str | None = None,
         scheduler_kwargs: dict[str, Any] | None = None,
         preprocessing: dict[str, Any] | None = None,
+        pretrained: str | None = None,
+        pretrained_revision: str | None = None,
+        freeze: str | list[str] | None = None,
+        new_head: bool = False,
     ) -> None:
         if num_classes < 2:
             raise SeqzooError(f"num_classes must be >= 2, got {num_classes}")
@@ -69,6 +74,10 @@ class ClassificationTask(SeqzooTask):
             scheduler=scheduler,
             scheduler_kwargs=scheduler_kwargs,
             preprocessing=preprocessing,
+            pretrained=pretrained,
+            pretrained_revision=pretrained_revision,
+            freeze=freeze,
+            new_head=new_head,
         )
         self.binary = num_classes == 2
         self.loss_fn = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
@@ -22,15 +23,18 @@ class ForecastingTask(SeqzooTask):
     of the target. `predict_delta` makes the network predict the change from that last value.
     `tbptt_steps` trains with truncated backpropagation through time: the recurrent state is carried
     across chunks of that many steps and gradients stop at chunk borders (one optimizer step per
-    chunk, gradients clipped to `tbptt_clip`; Lightning cannot clip in this manual mode).
+    chunk, gradients clipped by norm to `tbptt_clip`, or to the Trainer's `gradient_clip_val` under
+    `seqzoo fit`; Lightning itself cannot clip in this manual mode).
     """
 
     task_name = "forecasting"
+    default_arch = "gru"
+    output_kwargs = ("predict_delta",)
     monitor = "val_mae"
 
     def __init__(
         self,
-        arch: str = "gru",
+        arch: str | None = None,
         arch_kwargs: dict[str, Any] | None = None,
         loss: str = "mse",
         predict_delta: bool = False,
@@ -43,6 +47,10 @@ class ForecastingTask(SeqzooTask):
         scheduler: str | None = None,
         scheduler_kwargs: dict[str, Any] | None = None,
         preprocessing: dict[str, Any] | None = None,
+        pretrained: str | None = None,
+        pretrained_revision: str | None = None,
+        freeze: str | list[str] | None = None,
+        new_head: bool = False,
     ) -> None:
         if loss not in LOSSES:
             raise SeqzooError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
@@ -56,6 +64,10 @@ class ForecastingTask(SeqzooTask):
             scheduler=scheduler,
             scheduler_kwargs=scheduler_kwargs,
             preprocessing=preprocessing,
+            pretrained=pretrained,
+            pretrained_revision=pretrained_revision,
+            freeze=freeze,
+            new_head=new_head,
         )
         if tbptt_steps is not None and tbptt_steps < 1:
             raise SeqzooError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
@@ -79,6 +91,20 @@ class ForecastingTask(SeqzooTask):
                 f"arch_kwargs.input_size is {declared}, but the data gives {len(inputs)} inputs: {inputs}"
             )
 
+    def adopt_gradient_clipping(self, trainer: pl.Trainer) -> None:
+        """Clip TBPTT chunks with the Trainer's `gradient_clip_val` and take it off the Trainer: every
+        recipe sets it, and Lightning refuses it for a model that steps its optimizer itself."""
+        value, own = trainer.gradient_clip_val, self.hparams.tbptt_clip
+        algorithm = getattr(trainer.gradient_clip_algorithm, "value", "norm")  # an enum, or None: norm
+        if algorithm != "norm" or own not in (None, value):
+            raise SeqzooError(
+                f"tbptt_steps clips each chunk's gradients by norm at tbptt_clip={own}, which conflicts with "
+                f"the trainer's gradient_clip_val={value} (gradient_clip_algorithm={algorithm}); set one of "
+                "trainer.gradient_clip_val (by norm) or model.init_args.tbptt_clip"
+            )
+        self.hparams.tbptt_clip = value
+        trainer.gradient_clip_val = None
+
     def _predict_normalised(self, x: Tensor) -> Tensor:
         out = self(x).squeeze(-1)
         return out + self._naive(x, out) if self.hparams.predict_delta else out
@@ -96,8 +122,6 @@ class ForecastingTask(SeqzooTask):
         if self.hparams.tbptt_steps is not None:
             return self._tbptt_step(x, y)
         loss = self.loss_fn(self._predict_normalised(x), y)
-        if not torch.isfinite(loss):
-            raise SeqzooError(f"non-finite training loss {loss.item()} at global step {self.global_step}")
         self.log("train_loss", loss, prog_bar=True, batch_size=len(x))
         return loss
 

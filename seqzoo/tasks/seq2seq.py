@@ -19,12 +19,13 @@ class Seq2SeqTask(SeqzooTask):
     """
 
     task_name = "seq2seq"
+    default_arch = "seq2seq"
     monitor = "val_exact_match"
     monitor_mode = "max"
 
     def __init__(
         self,
-        arch: str = "seq2seq",
+        arch: str | None = None,
         arch_kwargs: dict[str, Any] | None = None,
         teacher_forcing: float = 1.0,
         teacher_forcing_final: float | None = None,
@@ -35,6 +36,10 @@ class Seq2SeqTask(SeqzooTask):
         scheduler: str | None = None,
         scheduler_kwargs: dict[str, Any] | None = None,
         preprocessing: dict[str, Any] | None = None,
+        pretrained: str | None = None,
+        pretrained_revision: str | None = None,
+        freeze: str | list[str] | None = None,
+        new_head: bool = False,
     ) -> None:
         for value in (teacher_forcing, teacher_forcing_final):
             if value is not None and not 0 <= value <= 1:
@@ -49,6 +54,10 @@ class Seq2SeqTask(SeqzooTask):
             scheduler=scheduler,
             scheduler_kwargs=scheduler_kwargs,
             preprocessing=preprocessing,
+            pretrained=pretrained,
+            pretrained_revision=pretrained_revision,
+            freeze=freeze,
+            new_head=new_head,
         )
         self.loss_fn = nn.CrossEntropyLoss()
         self.metrics = nn.ModuleDict(

@@ -1,0 +1,198 @@
+"""Training throughput through seqzoo's Trainer path (the task's training_step under a Lightning Trainer,
+as `seqzoo fit` runs it) versus a hand-written PyTorch loop over the same network, batches and optimizer."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from benchmarks.harness import Result, device_name, now
+from seqzoo.data.windows import SlidingWindows, window_loader
+from seqzoo.tasks import ClassificationTask, ForecastingTask, SeqzooTask
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CLIP = 1.0  # every recipe clips gradients by norm at 1.0; both sides do
+# recipes/imdb/lstm.yaml's vocabulary and cut; the fine-tuning recipe's batch of 32 reviews. Without the
+# data: random token ids, lengths log-normal with IMDB's mean.
+VOCAB, MAX_LENGTH, REVIEW_BATCH, MEAN_LENGTH, SPREAD = 20_000, 500, 32, 230, 0.7
+
+
+@dataclass
+class Case:
+    """One comparison: a task, the batches both sides train on, and the loss the hand loop computes."""
+
+    task: SeqzooTask
+    loader: Iterable
+    loss_of: Callable[[nn.Module, tuple], Tensor]
+    source: str  # where the batches come from, for the report
+    datamodule: pl.LightningDataModule | None = None  # Trainer.fit gets this, if any
+
+
+class StepClock(pl.Callback):
+    """Time (harness clock) and samples of the batches after `warmup`, from the end of the last warm-up."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end, self.samples = warmup, 0.0, 0.0, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if batch_idx == self.warmup - 1:
+            self.start = now()
+        elif batch_idx >= self.warmup:
+            self.end, self.samples = now(), self.samples + len(batch[-1])
+
+
+def trainer_throughput(case: Case, warmup: int, batches: int) -> float:
+    """Samples per second of `Trainer.fit` as `seqzoo fit` runs it (no progress bar, logger, checkpoints)."""
+    clock = StepClock(warmup)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        limit_train_batches=warmup + batches,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        gradient_clip_val=CLIP,
+        accelerator="auto",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[clock],
+    )
+    if case.datamodule is not None:  # Trainer builds the loaders from the DataModule, as `seqzoo fit` does
+        trainer.fit(case.task, datamodule=case.datamodule)
+    else:
+        trainer.fit(case.task, train_dataloaders=case.loader)
+    return clock.samples / (clock.end - clock.start)
+
+
+def loop_throughput(case: Case, warmup: int, batches: int) -> float:
+    """Samples per second of the plain loop anyone would write over `task.net`: zero_grad, loss, backward,
+    clip, step; the optimizer is the one the task configures (class, learning rate, weight decay)."""
+    net, h = case.task.net, case.task.hparams
+    opt_class = torch.optim.AdamW if h.optimizer == "adamw" else torch.optim.Adam
+    opt = opt_class(net.parameters(), lr=h.lr, weight_decay=h.weight_decay)
+    device = next(net.parameters()).device
+    net.train()
+    samples, start = 0, now()
+    for i, batch in enumerate(itertools.islice(case.loader, warmup + batches)):
+        batch = tuple(t.to(device) for t in batch)
+        opt.zero_grad()
+        case.loss_of(net, batch).backward()
+        nn.utils.clip_grad_norm_(net.parameters(), CLIP)
+        opt.step()
+        if i == warmup - 1:
+            start = now()
+        elif i >= warmup:
+            samples += len(batch[-1])
+    return samples / (now() - start)
+
+
+def jena_case(quick: bool) -> Case:
+    """The GRU recipe's model on 10-day windows: the real Jena DataModule when the data is here."""
+    task = ForecastingTask(
+        arch="gru",
+        arch_kwargs={"input_size": 19, "hidden_size": 32},
+        loss="mae",
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=0.01,
+    )
+
+    def loss_of(net, b):
+        return nn.functional.l1_loss(net(b[0]).squeeze(-1), b[1])
+
+    if DATA.is_dir() and not quick:
+        from seqzoo.data import JenaDataModule
+
+        dm = JenaDataModule(str(DATA), wind_vector=True, time_encoding=True, batch_size=128)
+        dm.setup("fit")
+        return Case(task, dm.train_dataloader(), loss_of, "JenaDataModule train split", dm)
+    rows = torch.randn(20_000, 19, generator=torch.Generator().manual_seed(0))
+    windows = SlidingWindows([rows], lookback=1440, step=6, delay=144)
+    return Case(task, window_loader(windows, 128, shuffle=True), loss_of, "random rows, seqzoo windows")
+
+
+def review_batches(count: int, max_length: int, seed: int = 0) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """Right-padded random token ids; lengths log-normal with mean 230 (as IMDB's), cut at `max_length`."""
+    gen = torch.Generator().manual_seed(seed)
+    mu = math.log(MEAN_LENGTH) - SPREAD**2 / 2
+    batches = []
+    for _ in range(count):
+        lengths = (torch.randn(REVIEW_BATCH, generator=gen) * SPREAD + mu).exp().round().clamp(8, max_length)
+        lengths = lengths.long()
+        tokens = torch.randint(1, VOCAB, (REVIEW_BATCH, int(lengths.max())), generator=gen)
+        tokens[torch.arange(tokens.shape[1]) >= lengths[:, None]] = 0  # padding id
+        batches.append((tokens, lengths, torch.randint(0, 2, (REVIEW_BATCH,), generator=gen)))
+    return batches
+
+
+def review_case(quick: bool, count: int) -> Case:
+    """The IMDB LSTM recipe's model (embedding 20k x 32, LSTM(32)) on padded batches with lengths:
+    the real ImdbDataModule when the data is here (bucketed batches), else random reviews."""
+    task = ClassificationTask(
+        arch="lstm",
+        arch_kwargs={"vocab_size": VOCAB, "embedding_dim": 32, "hidden_size": 32},
+        optimizer="adam",
+    )
+
+    def loss_of(net, b):
+        return nn.functional.binary_cross_entropy_with_logits(
+            net(b[0], lengths=b[1]).squeeze(-1), b[2].float()
+        )
+
+    failed = ""
+    if DATA.is_dir() and not quick:
+        try:
+            from seqzoo.data import ImdbDataModule
+
+            dm = ImdbDataModule(str(DATA), vocab_size=VOCAB, max_length=MAX_LENGTH, batch_size=REVIEW_BATCH)
+            dm.setup("fit")
+            return Case(task, dm.train_dataloader(), loss_of, "ImdbDataModule train split", dm)
+        except Exception as err:  # a young data module: say why it failed and measure on random batches
+            failed = f"ImdbDataModule failed ({type(err).__name__}: {err}), so "
+    batches = review_batches(count, MAX_LENGTH)
+    mean = torch.cat([b[1] for b in batches]).float().mean()
+    source = f"{failed}random token ids, mean length {mean:.0f}, cut at {MAX_LENGTH}"
+    return Case(task, DataLoader(batches, batch_size=None), loss_of, source)
+
+
+def run(quick: bool) -> list[Result]:
+    (warmup, batches), repeats = ((1, 3), 1) if quick else ((3, 20), 3)
+    cases = {
+        "fit_overhead_gru_jena": (jena_case(quick), "GRU(32), batch 128 x 240 steps x 19 inputs, AdamW"),
+        "fit_overhead_lstm_imdb": (
+            review_case(quick, warmup + batches),
+            f"LSTM(32) on embeddings(20k, 32), batch {REVIEW_BATCH} reviews, Adam",
+        ),
+    }
+    results = []
+    for name, (case, what) in cases.items():
+        ours, hand = [], []
+        for _ in range(repeats):  # alternating, so that drifting background load hits both alike
+            hand.append(loop_throughput(case, warmup, batches))
+            ours.append(trainer_throughput(case, warmup, batches))
+        value, reference = statistics.median(ours), statistics.median(hand)
+        results.append(
+            Result(
+                name=name,
+                metric="training samples per second",
+                value=value,
+                reference=reference,
+                reference_name="hand-written loop over task.net, same batches and optimizer",
+                ratio=value / reference,
+                target="ratio >= 0.9",
+                device=device_name(),
+                details=f"{what}; {case.source}; gradients clipped at {CLIP}; {batches} timed batches after "
+                f"{warmup}, median of {repeats}",
+            )
+        )
+    return results

@@ -1,0 +1,141 @@
+"""Serving: how long a fresh process takes to load a bundled model and answer once (against one that only
+imports torch), and the latency of a single-window `predict` in a warm process (against the network alone)."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.harness import Result, clock_name, device_name, timings
+
+ROOT = Path(__file__).resolve().parents[1]
+# What each fresh process runs; the seqzoo one is what a user's script does, plus building one raw window.
+# "lightning" and "no_lightning" bound what a leaner import path could save (see docs/benchmarks.md).
+PROCESSES = {
+    "torch": "import torch",
+    "seqzoo": "import seqzoo; from benchmarks.serving import raw_window; m = seqzoo.load({name!r}); "
+    "m.predict(raw_window(m))",
+    "lightning": "import lightning.pytorch",
+    "no_lightning": "import numpy, pandas, safetensors.torch, seqzoo.nn",
+}
+
+
+def model_name() -> str:
+    """gru.jena once it is bundled (the target is set for it), else the synthetic GRU."""
+    import seqzoo
+
+    return "gru.jena" if "gru.jena" in seqzoo.list_pretrained() else "gru.synthetic"
+
+
+def raw_window(model) -> Any:
+    """One window of raw input, in the form the model's card shows (a station export for Jena)."""
+    pre = model.preprocessing
+    if pre["kind"] == "series_window":
+        return np.sin(np.arange(pre["window"]) / 3).reshape(1, -1)
+    if pre["kind"] == "jena_weather":
+        import pandas as pd
+
+        rows = pre["lookback"]
+        times = pd.date_range("2024-06-01", periods=rows, freq=f"{pre['interval_minutes']}min")
+        values = np.random.default_rng(0).uniform(1, 100, size=(rows, len(pre["columns"])))
+        frame = pd.DataFrame(values, columns=pre["columns"])
+        frame.insert(0, "Date Time", times.strftime("%d.%m.%Y %H:%M:%S"))  # as read from a raw export
+        return frame
+    raise ValueError(f"no raw window for preprocessing kind {pre['kind']!r}")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cold_starts(name: str, repeats: int, who: list[str]) -> dict[str, float]:
+    """Median seconds of fresh processes (wall, or their own CPU time under the cpu clock); the kinds
+    alternate so that drifting load hits them alike."""
+    clock = children_cpu_seconds if clock_name() == "cpu" else time.perf_counter
+    seconds: dict[str, list[float]] = {w: [] for w in who}
+    for _ in range(repeats):
+        for w in who:
+            start = clock()
+            code = PROCESSES[w].format(name=name)
+            subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+            seconds[w].append(clock() - start)
+    return {w: statistics.median(s) for w, s in seconds.items()}
+
+
+def latencies_ms(name: str, calls: int) -> tuple[list[float], list[float]]:
+    """Per-call milliseconds of `predict` on one raw window, and of the network on the encoded window."""
+    import seqzoo
+
+    model = seqzoo.load(name)
+    raw = raw_window(model)
+    predict = timings(lambda: model.predict(raw), calls, warmup=10)
+    encoded = model.preprocessor.encode(raw)
+    with torch.inference_mode():
+        network = timings(lambda: model.net(encoded), calls, warmup=10)
+    return [t * 1e3 for t in predict], [t * 1e3 for t in network]
+
+
+def run(quick: bool) -> list[Result]:
+    name = model_name()
+    who = ["torch", "seqzoo"] if quick else list(PROCESSES)
+    if not quick:
+        cold_starts(name, 1, who)  # warm the page cache: every measured process reads the same files
+    cold = cold_starts(name, 1 if quick else 3, who)
+    predict, network = latencies_ms(name, 30 if quick else 300)
+    p99 = {
+        k: statistics.quantiles(v, n=100, method="inclusive")[98] for k, v in (("p", predict), ("n", network))
+    }
+    bounds = ""
+    if "lightning" in cold:
+        lightning, bare = cold["lightning"], cold["no_lightning"]
+        bounds = (
+            f"; fresh processes that only import lightning.pytorch: {lightning:.2f} s "
+            f"({lightning / cold['torch']:.2f}x), or only what predict needs without Lightning (torch, "
+            f"numpy, pandas, safetensors, seqzoo.nn): {bare:.2f} s ({bare / cold['torch']:.2f}x)"
+        )
+    common = {"device": device_name(), "params": {"model": name}}
+    latency = f"{name}: predict(one raw window) in a warm process"
+    return [
+        Result(
+            name="serving_cold_start",
+            metric=f"seconds: a fresh `python -c` running seqzoo.load({name!r}).predict(one window)",
+            value=cold["seqzoo"],
+            reference=cold["torch"],
+            reference_name="a fresh `python -c 'import torch'`",
+            ratio=cold["seqzoo"] / cold["torch"],
+            target="ratio < 1.5",
+            details=f"median of alternating runs{bounds}",
+            **common,
+        ),
+        Result(
+            name="serving_latency_p50",
+            metric="ms per single-window predict, median",
+            value=statistics.median(predict),
+            reference=statistics.median(network),
+            reference_name="the network alone on the encoded window",
+            ratio=statistics.median(predict) / statistics.median(network),
+            target="p50 < 2 ms (gru.jena on CPU)",
+            details=latency,
+            **common,
+        ),
+        Result(
+            name="serving_latency_p99",
+            metric="ms per single-window predict, 99th percentile",
+            value=p99["p"],
+            reference=p99["n"],
+            reference_name="the network alone on the encoded window",
+            ratio=p99["p"] / p99["n"],
+            target="as low and as close to p50 as possible",
+            details=latency,
+            **common,
+        ),
+    ]

@@ -1,0 +1,168 @@
+"""Words -> ids for text classification, with a Hugging Face `tokenizers` word-level tokenizer.
+
+The tokenizer lower-cases, removes `<br />` tags, keeps words (letters and digits, with inner
+apostrophes: "don't") and drops punctuation; words outside the vocabulary become `[UNK]`, `[PAD]` is
+id 0. It also holds the truncation (max length and side), so its JSON alone gives the exact ids a
+model saw: the preprocessing carries that JSON, and an artifact stores it as `tokenizer.json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+from torch import Tensor
+
+from seqzoo.errors import InputError
+from seqzoo.preprocessing import register_preprocessor
+
+PAD, UNK = "[PAD]", "[UNK]"
+WORD = r"\w+(?:'\w+)*"
+PAD_MULTIPLE = 32  # oneDNN builds a convolution kernel per input shape: few widths, few rebuilds
+TRUNCATION_SIDES = ("left", "right")
+
+
+def pad_batch(sequences: Sequence[Tensor], multiple: int = PAD_MULTIPLE, cap: int | None = None):
+    """Right-pad id sequences with 0 to the longest one rounded up to `multiple` (at most `cap`).
+
+    Returns `(ids (batch, width) int64, lengths (batch,))`; models read `lengths`, so the padded
+    width never changes a prediction, only the cost.
+    """
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    longest = int(lengths.max()) if len(sequences) else 0
+    width = -(-longest // multiple) * multiple
+    width = max(longest, min(width, cap)) if cap is not None else width
+    ids = torch.zeros(len(sequences), width, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = seq
+    return ids, lengths
+
+
+def _parse(text: Any) -> Tokenizer:
+    """A tokenizer JSON that is word-level, with [PAD] = 0, [UNK], truncation and no padding."""
+    if not isinstance(text, str):
+        raise ValueError(f"tokenizer must be the tokenizers JSON text, found {type(text).__name__}")
+    try:
+        tokenizer = Tokenizer.from_str(text)
+    except Exception as err:  # the Rust library raises a bare Exception for every malformed file
+        raise ValueError(f"not a Hugging Face tokenizers file ({err})") from err
+    if not isinstance(tokenizer.model, models.WordLevel):
+        raise ValueError(f"expected a WordLevel model, found {type(tokenizer.model).__name__}")
+    if (
+        tokenizer.token_to_id(PAD) != 0
+        or tokenizer.model.unk_token != UNK
+        or tokenizer.token_to_id(UNK) is None
+    ):
+        raise ValueError(f"expected {PAD} with id 0 and {UNK} as the unknown token")
+    truncation = tokenizer.truncation
+    if truncation is None or truncation["max_length"] < 1 or truncation["direction"] not in TRUNCATION_SIDES:
+        raise ValueError(f"expected truncation to a max_length >= 1 on one side, found {truncation}")
+    if tokenizer.padding is not None:
+        raise ValueError("expected no padding in the tokenizer (batches are padded to their own length)")
+    return tokenizer
+
+
+@register_preprocessor
+@dataclass
+class WordTokenizer:
+    """Raw review strings -> right-padded word ids and lengths; model output -> class probabilities."""
+
+    kind: ClassVar[str] = "word_tokenizer"
+    tokenizer: str = field(repr=False)  # the tokenizers JSON; `tokenizer.json` in an artifact folder
+    _parsed: Tokenizer = field(init=False, repr=False, compare=False)
+    # Ensemble members may differ in vocabulary: each reads the same raw strings with its own tokenizer.
+    protocol: ClassVar[tuple[str, ...]] = ()
+    usage: ClassVar[str] = (
+        'print(model.predict(["A wonderful film.", "Two hours I will never get back."]))  # P(positive)'
+    )
+
+    def __post_init__(self) -> None:
+        self._parsed = _parse(self.tokenizer)
+
+    def to_config(self) -> dict[str, Any]:
+        return {"kind": self.kind, "tokenizer": self.tokenizer}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> WordTokenizer:
+        unknown = set(config) - {"kind", "tokenizer"}
+        if unknown:
+            raise ValueError(f"unexpected keys {sorted(unknown)}")
+        return cls(tokenizer=config["tokenizer"])
+
+    @property
+    def vocab_size(self) -> int:
+        return self._parsed.get_vocab_size()
+
+    @property
+    def max_length(self) -> int:
+        return self._parsed.truncation["max_length"]
+
+    @property
+    def truncation_side(self) -> str:
+        """`left` keeps a long text's end (as Keras's `pad_sequences`), `right` its beginning."""
+        return self._parsed.truncation["direction"]
+
+    def ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, truncated to `max_length`."""
+        return [e.ids for e in self._parsed.encode_batch(texts, add_special_tokens=False)]
+
+    def texts(self, raw: Any) -> list[str]:
+        """Check `predict`'s input: a non-empty list of non-empty strings."""
+        if isinstance(raw, str):
+            raise InputError('expected a list of review strings, got one string; wrap it: ["..."]')
+        if isinstance(raw, np.ndarray) and raw.ndim != 1:
+            raise InputError(f"expected a list of review strings, got an array of shape {raw.shape}")
+        if not isinstance(raw, list | tuple | np.ndarray):
+            raise InputError(f"expected a list of review strings, got {type(raw).__name__}")
+        if len(raw) == 0:
+            raise InputError("expected at least one review, got an empty list")
+        for i, text in enumerate(raw):
+            if not isinstance(text, str):
+                raise InputError(f"review {i} is {type(text).__name__}, expected a string")
+            if not text.strip():
+                raise InputError(f"review {i} is empty; expected text with at least one word")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise InputError(f"review {i} is not valid Unicode text ({err.reason})") from err
+        return [str(text) for text in raw]
+
+    def encode(self, raw: Any) -> tuple[Tensor, Tensor]:
+        ids = self.ids(self.texts(raw))
+        wordless = [i for i, seq in enumerate(ids) if not seq]
+        if wordless:
+            raise InputError(f"reviews {wordless[:5]} have no words (only punctuation or markup)")
+        return pad_batch([torch.tensor(seq) for seq in ids], cap=self.max_length)
+
+    def decode(self, output: Tensor) -> np.ndarray:
+        return output.numpy()
+
+    def describe(self) -> str:
+        return f"{self.vocab_size} tokens, {self.max_length} words at most, cut on the {self.truncation_side}"
+
+
+def fit_word_tokenizer(
+    texts: Iterable[str], vocab_size: int, max_length: int = 500, truncation_side: str = "left"
+) -> WordTokenizer:
+    """Fit the vocabulary on `texts`: [PAD], [UNK], then the `vocab_size - 2` most frequent words.
+
+    Equal counts are ordered alphabetically by `tokenizers`, so the same texts give the same file.
+    """
+    if vocab_size < 3 or max_length < 1 or truncation_side not in TRUNCATION_SIDES:
+        raise ValueError(
+            f"expected vocab_size >= 3, max_length >= 1 and truncation_side in {TRUNCATION_SIDES}; got "
+            f"{vocab_size}, {max_length}, {truncation_side!r}"
+        )
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Lowercase(), normalizers.Replace(Regex(r"<br\s*/?>"), " ")]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD), behavior="removed", invert=True)
+    trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=[PAD, UNK], show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer)
+    tokenizer.enable_truncation(max_length, direction=truncation_side)
+    return WordTokenizer(tokenizer.to_str(pretty=True))
