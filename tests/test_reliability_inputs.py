@@ -134,6 +134,26 @@ def addition_inputs(max_digits: int) -> st.SearchStrategy:
     )
 
 
+def review_inputs() -> st.SearchStrategy:
+    """Lists of reviews (words, markup, punctuation, any Unicode), near misses and wrong types."""
+    words = st.sampled_from(
+        ["Great", "awful", "film", "don't", "<br />", "!!!", "qwertyuiop", "\t", "\u00e9t\u00e9"]
+    )
+    reviews = st.lists(words, min_size=1, max_size=8).map(" ".join) | st.text(max_size=30)
+    clean = st.lists(
+        st.lists(words, min_size=1, max_size=8).map(lambda w: " ".join(["film", *w])), max_size=4
+    )
+    mixed = st.lists(reviews | SCALARS, max_size=4)
+    return st.one_of(
+        clean,
+        clean.map(tuple),
+        clean.map(lambda r: np.array(r, dtype=str)),
+        mixed,
+        st.lists(st.lists(reviews, max_size=2), max_size=3),
+        WRONG_TYPES,
+    )
+
+
 def jena_frames(scaler: JenaScaler) -> st.SearchStrategy:
     """Raw 10-minute readings with cells, columns, dtypes and timestamps broken in random ways."""
 
@@ -207,6 +227,10 @@ def check_output(model, raw: Any, options: dict[str, Any], out: Any) -> None:
         assert all(isinstance(q, str) and q.strip().isascii() for q in raw), f"accepted {raw!r}"
         assert isinstance(out, list) and len(out) == len(raw), (raw, out)
         assert all(isinstance(a, str) and set(a) <= set(pre["vocabulary"]) for a in out), (raw, out)
+    elif pre["kind"] == "word_tokenizer":
+        assert len(raw) > 0 and all(isinstance(t, str) and t.strip() for t in raw), f"accepted {raw!r}"
+        assert isinstance(out, np.ndarray) and out.shape == (len(raw),), (raw, out)
+        assert ((out >= 0) & (out <= 1)).all(), (raw, out)
     elif pre["kind"] == "jena_weather":
         columns = raw.rename(columns=lambda c: str(c).strip())[pre["columns"]]
         assert all(columns[c].dtype.kind not in "bcmM" for c in columns), f"accepted {columns.dtypes}"
@@ -230,6 +254,8 @@ def strategy_for(model) -> st.SearchStrategy:
         return st.tuples(series_inputs(pre["window"]), OPTIONS)
     if pre["kind"] == "addition_chars":
         return st.tuples(addition_inputs(pre["max_digits"]), OPTIONS)
+    if pre["kind"] == "word_tokenizer":
+        return st.tuples(review_inputs(), OPTIONS)
     if pre["kind"] == "jena_weather":
         rolling = st.just({}) | st.fixed_dictionaries({"rolling": st.booleans()})
         return st.tuples(jena_frames(JenaScaler.from_config(pre)), st.one_of(OPTIONS, rolling))
