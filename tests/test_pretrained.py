@@ -32,7 +32,7 @@ REQUIRED = {
 
 def test_the_required_checkpoints_are_published():
     assert set(seqzoo.list_pretrained()) >= REQUIRED
-    assert seqzoo.list_pretrained("gru.*") == ["gru.jena", "gru.synthetic"]
+    assert seqzoo.list_pretrained("gru.*") == ["gru.imdb", "gru.jena", "gru.synthetic"]
 
 
 @pytest.mark.parametrize("name", seqzoo.list_pretrained("*.synthetic"))
