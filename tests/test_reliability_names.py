@@ -63,5 +63,5 @@ def test_common_slips_in_architecture_names(typed, meant):
 
 @pytest.mark.parametrize("typed,meant", [("Gru.Synthetic", "gru.synthetic"), ("lstm", "lstm.synthetic")])
 def test_common_slips_in_checkpoint_names(typed, meant):
-    with pytest.raises(seqzoo.UnknownNameError, match=f"Did you mean {meant!r}"):
+    with pytest.raises(seqzoo.UnknownNameError, match=f"Did you mean [^?]*{meant!r}"):
         seqzoo.load(typed)
