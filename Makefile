@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/seqzoo demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
