@@ -345,8 +345,11 @@ def test_the_fuzzers_reach_both_outcomes():
     """Guards the strategies themselves: for every model, some inputs must be accepted and some rejected."""
     if not PER_MODEL:
         pytest.skip("runs after the fuzz tests of this module; run the whole file")
+    # Valid inputs are the rare case (most mutations break a frame) and their count per model moves with
+    # the Hypothesis version (9 to 20 of 150 for a Jena model): ask for a few, and for many overall.
     for label, outcomes in PER_MODEL.items():
-        assert outcomes["valid"] >= 10 and outcomes["rejected"] >= 10, (label, outcomes)
+        assert outcomes["valid"] >= 3 and outcomes["rejected"] >= 10, (label, outcomes)
+    assert sum(o["valid"] for o in PER_MODEL.values()) >= 10 * len(PER_MODEL)
 
 
 # -- the escapes the fuzzers found, pinned as plain examples -----------------------------------------
