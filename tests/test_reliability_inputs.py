@@ -345,8 +345,8 @@ def test_the_fuzzers_reach_both_outcomes():
     """Guards the strategies themselves: for every model, some inputs must be accepted and some rejected."""
     if not PER_MODEL:
         pytest.skip("runs after the fuzz tests of this module; run the whole file")
-    # Valid inputs are the rare case (most mutations break a frame) and their count per model moves with
-    # the Hypothesis version (9 to 20 of 150 for a Jena model): ask for a few, and for many overall.
+    # Valid inputs are the rare case (most mutations break a frame) and their count per model differs with
+    # the machine and run (9 and 19 of 150 for one Jena model, same Hypothesis): ask for a few, many overall.
     for label, outcomes in PER_MODEL.items():
         assert outcomes["valid"] >= 3 and outcomes["rejected"] >= 10, (label, outcomes)
     assert sum(o["valid"] for o in PER_MODEL.values()) >= 10 * len(PER_MODEL)
