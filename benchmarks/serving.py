@@ -1,5 +1,6 @@
-"""Serving: how long a fresh process takes to load a bundled model and answer once (against one that only
-imports torch), and the latency of a single-window `predict` in a warm process (against the network alone)."""
+"""Serving: how long a fresh process takes to load a bundled model and answer once with `seqzoo.predictor`
+(against one that only imports torch, and one using `seqzoo.load`), and the latency of a single-window
+`predict` in a warm process (against the network alone)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ import torch
 from benchmarks.harness import Result, clock_name, device_name, timings
 
 ROOT = Path(__file__).resolve().parents[1]
-# What each fresh process runs; the seqzoo one is what a user's script does, plus building one raw window.
-# "lightning" and "no_lightning" bound what a leaner import path could save (see docs/benchmarks.md).
+# What each fresh process runs; the seqzoo ones are what a user's script does, plus building one raw window:
+# `seqzoo.predictor` (the serving path, no Lightning) and `seqzoo.load` (the LightningModule, for training).
 PROCESSES = {
     "torch": "import torch",
-    "seqzoo": "import seqzoo; from benchmarks.serving import raw_window; m = seqzoo.load({name!r}); "
+    "seqzoo": "import seqzoo; from benchmarks.serving import raw_window; m = seqzoo.predictor({name!r}); "
     "m.predict(raw_window(m))",
-    "lightning": "import lightning.pytorch",
-    "no_lightning": "import numpy, pandas, safetensors.torch, seqzoo.nn",
+    "seqzoo_load": "import seqzoo; from benchmarks.serving import raw_window; m = seqzoo.load({name!r}); "
+    "m.predict(raw_window(m))",
 }
 
 
@@ -75,7 +76,7 @@ def latencies_ms(name: str, calls: int) -> tuple[list[float], list[float]]:
     """Per-call milliseconds of `predict` on one raw window, and of the network on the encoded window."""
     import seqzoo
 
-    model = seqzoo.load(name)
+    model = seqzoo.predictor(name)
     raw = raw_window(model)
     predict = timings(lambda: model.predict(raw), calls, warmup=10)
     encoded = model.preprocessor.encode(raw)
@@ -95,19 +96,16 @@ def run(quick: bool) -> list[Result]:
         k: statistics.quantiles(v, n=100, method="inclusive")[98] for k, v in (("p", predict), ("n", network))
     }
     bounds = ""
-    if "lightning" in cold:
-        lightning, bare = cold["lightning"], cold["no_lightning"]
-        bounds = (
-            f"; fresh processes that only import lightning.pytorch: {lightning:.2f} s "
-            f"({lightning / cold['torch']:.2f}x), or only what predict needs without Lightning (torch, "
-            f"numpy, pandas, safetensors, seqzoo.nn): {bare:.2f} s ({bare / cold['torch']:.2f}x)"
-        )
+    if "seqzoo_load" in cold:
+        load = cold["seqzoo_load"]
+        ratio = load / cold["torch"]
+        bounds = f"; the same with seqzoo.load (imports Lightning): {load:.2f} s ({ratio:.2f}x)"
     common = {"device": device_name(), "params": {"model": name}}
     latency = f"{name}: predict(one raw window) in a warm process"
     return [
         Result(
             name="serving_cold_start",
-            metric=f"seconds: a fresh `python -c` running seqzoo.load({name!r}).predict(one window)",
+            metric=f"seconds: a fresh `python -c` running seqzoo.predictor({name!r}).predict(one window)",
             value=cold["seqzoo"],
             reference=cold["torch"],
             reference_name="a fresh `python -c 'import torch'`",

@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from seqzoo.ensembles import Ensemble
+    from seqzoo.serving import Predictor
     from seqzoo.tasks.base import SeqzooTask
 
 
@@ -37,6 +38,23 @@ def load(
     if (folder / MANIFEST).is_file():
         return load_ensemble(folder)
     return load_artifact(folder)
+
+
+def predictor(
+    name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False
+) -> Predictor:
+    """Load a pretrained model for serving: the network and its preprocessing without Lightning, so a
+    fresh process starts about as fast as `import torch` (`load` gives the LightningModule, for training).
+
+    Takes what `load` takes, except ensemble folders; `.predict` answers exactly as `load(...).predict`.
+    """
+    from seqzoo.artifact import ENSEMBLE_MANIFEST, load_predictor
+    from seqzoo.hub import resolve
+
+    folder = resolve(name_or_path, revision=revision, local_files_only=local_files_only)
+    if (folder / ENSEMBLE_MANIFEST).is_file():
+        raise InputError(f"{folder} is an ensemble; load it with seqzoo.load, which averages its members")
+    return load_predictor(folder)
 
 
 def ensemble(models: list[str | Path | SeqzooTask]) -> Ensemble:
@@ -85,4 +103,5 @@ __all__ = [
     "list_models",
     "list_pretrained",
     "load",
+    "predictor",
 ]

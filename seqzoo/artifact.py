@@ -13,7 +13,7 @@ import json
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -23,11 +23,16 @@ import seqzoo
 from seqzoo.card import render_card
 from seqzoo.errors import ArtifactError, SeqzooError
 from seqzoo.fsutil import atomic_folder
+from seqzoo.inference import vocabulary_mismatch
+
+if TYPE_CHECKING:
+    from seqzoo.serving import Predictor
 
 FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
 CONFIG, WEIGHTS, RECIPE, CARD = "config.json", "model.safetensors", "recipe.yaml", "README.md"
 TOKENIZER = "tokenizer.json"
+ENSEMBLE_MANIFEST = "ensemble.json"  # a folder holding it is an ensemble (seqzoo.ensembles), not a model
 # Weights are stored as float32, the dtype models compute in, unless a save opts into float16 (half the
 # bytes); the safetensors metadata says so, and only then does loading upcast float16 to float32.
 WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -282,6 +287,37 @@ def _check_weights(path: Path, expected: dict[str, torch.Tensor], found: dict[st
         raise ArtifactError(f"{path}: non-finite (NaN or infinite) weights in {non_finite[:5]}")
 
 
+def _load_weights(folder: Path, module: torch.nn.Module, preprocessing: dict[str, Any]) -> None:
+    """Fill `module` (the network under `net`) from model.safetensors, checking it against the config."""
+    mismatch = vocabulary_mismatch(module.net, preprocessing)
+    if mismatch:
+        raise ArtifactError(
+            f"{folder / TOKENIZER}: its vocabulary has {mismatch[0]} tokens but the model's embedding "
+            f"(config.json architecture.kwargs.vocab_size) has {mismatch[1]} rows"
+        )
+    weights_path = folder / WEIGHTS
+    weights = _read_weights(weights_path, module.state_dict())
+    _check_weights(weights_path, module.state_dict(), weights)
+    module.load_state_dict(weights, strict=True)
+
+
+def load_predictor(directory: str | Path) -> Predictor:
+    """Build a Lightning-free `Predictor` from an artifact folder, with the checks `load_artifact` makes."""
+    from seqzoo.registry import create_model
+    from seqzoo.serving import Predictor
+
+    folder = Path(directory)
+    config = read_config(folder)
+    preprocessing = _with_tokenizer(folder, config["preprocessing"])
+    try:
+        net = create_model(config["architecture"]["name"], **config["architecture"]["kwargs"])
+        predictor = Predictor(config["task"]["name"], net, preprocessing, config["task"]["kwargs"], config)
+    except (SeqzooError, TypeError, KeyError) as err:
+        raise ArtifactError(f"{folder / CONFIG}: cannot build the model it describes ({err})") from err
+    _load_weights(folder, predictor, preprocessing)
+    return predictor
+
+
 def load_artifact(directory: str | Path):
     """Build the task module from an artifact folder, in eval mode, ready for `predict`."""
     from seqzoo.tasks import task_class
@@ -300,16 +336,7 @@ def load_artifact(directory: str | Path):
         task.preprocessor  # noqa: B018 - validates the preprocessing config now, not at first predict
     except (SeqzooError, TypeError, KeyError) as err:
         raise ArtifactError(f"{folder / CONFIG}: cannot build the model it describes ({err})") from err
-    mismatch = task.vocabulary_mismatch(preprocessing)
-    if mismatch:
-        raise ArtifactError(
-            f"{folder / TOKENIZER}: its vocabulary has {mismatch[0]} tokens but the model's embedding "
-            f"(config.json architecture.kwargs.vocab_size) has {mismatch[1]} rows"
-        )
-    weights_path = folder / WEIGHTS
-    weights = _read_weights(weights_path, task.state_dict())
-    _check_weights(weights_path, task.state_dict(), weights)
-    task.load_state_dict(weights, strict=True)
+    _load_weights(folder, task, preprocessing)
     recipe = folder / RECIPE
     task.recipe = recipe.read_text() if recipe.is_file() else None
     task.recipe_meta = {

@@ -21,11 +21,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import seqzoo
+from seqzoo.artifact import ENSEMBLE_MANIFEST as MANIFEST
 from seqzoo.errors import ArtifactError, InputError
 from seqzoo.fsutil import atomic_folder
 from seqzoo.tasks.base import SeqzooTask
 
-MANIFEST = "ensemble.json"
 FORMAT_VERSION = 1
 COMBINE = {"forecasting": "mean", "classification": "soft_vote"}
 

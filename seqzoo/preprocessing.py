@@ -29,6 +29,12 @@ class Preprocessor(Protocol):
 
 
 _KINDS: dict[str, type] = {}
+PREPROCESSOR_MODULES = (
+    "seqzoo.data.series_scaler",
+    "seqzoo.data.jena_scaler",
+    "seqzoo.data.tokens",
+    "seqzoo.data.addition_codec",
+)
 
 
 def register_preprocessor(cls: type) -> type:
@@ -38,7 +44,8 @@ def register_preprocessor(cls: type) -> type:
 
 def preprocessor_from_config(config: dict[str, Any]) -> Preprocessor:
     """Rebuild a fitted preprocessor from its JSON config."""
-    importlib.import_module("seqzoo.data")  # registers every kind
+    for module in PREPROCESSOR_MODULES:  # importing them registers every kind, without Lightning
+        importlib.import_module(module)
     kind = config.get("kind")
     if kind not in _KINDS:
         raise ArtifactError(f"unknown preprocessing kind {kind!r}; expected one of {sorted(_KINDS)}")

@@ -310,19 +310,24 @@ SECTIONS_NOT_OBJECTS = {
 }
 
 
-def load_with_config(artifact: Path, edit) -> None:
+def load_with_config(artifact: Path, edit, loader=seqzoo.load) -> None:
     path = artifact / "config.json"
     config = json.loads(path.read_text())
     edit(config)
     path.write_text(json.dumps(config))
-    seqzoo.load(artifact).predict(WINDOWS)
+    loader(artifact).predict(WINDOWS)
 
 
+# The serving path (no Lightning) builds the model its own way; it must refuse the same configs.
+LOADERS = pytest.mark.parametrize("loader", [seqzoo.load, seqzoo.predictor], ids=["load", "predictor"])
+
+
+@LOADERS
 @pytest.mark.parametrize("label,edit", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
-def test_config_values_of_the_wrong_kind_are_artifact_errors(artifact, label, edit):
+def test_config_values_of_the_wrong_kind_are_artifact_errors(artifact, label, edit, loader):
     expected = r"config\.json: (cannot build the model|\[.*\] must be JSON objects)"
     with pytest.raises(ArtifactError, match=expected):
-        load_with_config(artifact, edit)
+        load_with_config(artifact, edit, loader)
 
 
 @pytest.mark.parametrize("label", SECTIONS_NOT_OBJECTS)

@@ -15,7 +15,8 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from seqzoo import rng
-from seqzoo.errors import InputError, SeqzooError
+from seqzoo.errors import SeqzooError
+from seqzoo.inference import evaluating, output_step, run_network, run_predict, vocabulary_mismatch
 from seqzoo.preprocessing import Preprocessor, adopt_geometry, preprocessor_from_config
 from seqzoo.registry import create_model
 
@@ -124,16 +125,8 @@ class SeqzooTask(pl.LightningModule):
         self.__dict__.pop("preprocessor", None)
 
     def vocabulary_mismatch(self, config: dict[str, Any] | None) -> tuple[int, int] | None:
-        """(tokens in the vocabulary of `config`, rows of this model's embedding) when they differ.
-
-        A token id past the embedding would crash mid-training; a larger embedding means the recipe and
-        the data disagree about the vocabulary. Models without an embedding have nothing to check.
-        """
-        embedding = getattr(self.net, "embedding", None)
-        if config is None or not isinstance(embedding, torch.nn.Embedding):
-            return None
-        size = getattr(preprocessor_from_config(config), "vocab_size", None)
-        return None if size in (None, embedding.num_embeddings) else (size, embedding.num_embeddings)
+        """(tokens in the vocabulary of `config`, rows of this model's embedding) when they differ."""
+        return vocabulary_mismatch(self.net, config)
 
     @cached_property
     def preprocessor(self) -> Preprocessor:
@@ -194,7 +187,7 @@ class SeqzooTask(pl.LightningModule):
 
     # -- training configuration ----------------------------------------------------------------
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.net(x) if lengths is None else self.net(x, lengths=lengths)
+        return run_network(self.net, x, lengths)
 
     def on_before_backward(self, loss: Tensor) -> None:
         """Stop at the first non-finite loss (every task, automatic or manual optimization): training on
@@ -230,42 +223,21 @@ class SeqzooTask(pl.LightningModule):
         return sum(p.numel() for p in self.parameters())
 
     def forward_for_predict(self, *inputs: Tensor) -> Tensor:
-        """What `predict` runs on encoded inputs; tasks whose output needs more than `forward` override it."""
-        return self(*inputs)
+        """What `predict` runs on encoded inputs: forecasts, class probabilities or greedy answers.
+        Classifiers need no preprocessing here, so a bare network (tests, a custom loop) can run it."""
+        pre = self.preprocessor if self.preprocessing is not None else None
+        return output_step(self.task_name, self.net, pre, self.hparams)(*inputs)
 
     def predict(self, raw: Any, batch_size: int = 4096, **options: Any) -> Any:
         """Raw task-native inputs -> task-native outputs, with the stored preprocessing.
 
-        `options` are the preprocessor's own (e.g. `rolling=True` for Jena forecasts).
+        `options` are the preprocessor's own (e.g. `rolling=True` for Jena forecasts). The same steps
+        as `seqzoo.predictor(...).predict`, which serves without importing Lightning.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        pre = self.preprocessor
-        allowed = getattr(pre, "predict_options", ())
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise InputError(
-                f"unknown predict options {unknown}; this model accepts {list(allowed) or 'none'}"
+        with evaluating(self, self.net):
+            return run_predict(
+                self.forward_for_predict, self.preprocessor, raw, batch_size, self.device, options
             )
-        encoded = pre.encode(raw, **options)
-        inputs = encoded if isinstance(encoded, tuple) else (encoded,)
-        was_training = self.training
-        # Switching modes walks every submodule, metrics included: costly per call, and a loaded model is
-        # in eval mode already. Only the network's mode (dropout) can change what predict computes.
-        switch = was_training or any(m.training for m in self.net.modules())
-        if switch:
-            self.eval()
-        try:
-            with torch.inference_mode():
-                outputs = [
-                    self.forward_for_predict(*(t[i : i + batch_size].to(self.device) for t in inputs))
-                    for i in range(0, max(len(inputs[0]), 1), batch_size)
-                ]
-        finally:
-            if switch:
-                self.train(was_training)
-        output = torch.cat(outputs).cpu()
-        return pre.decode(output, raw, **options) if options else pre.decode(output)
 
     def save_pretrained(self, directory: str | Path, **card: Any) -> Path:
         """Write this model as an artifact folder (config, safetensors weights, recipe, model card)."""

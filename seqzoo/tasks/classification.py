@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -18,6 +17,7 @@ from torchmetrics.classification import (
 )
 
 from seqzoo.errors import SeqzooError
+from seqzoo.inference import class_logits, class_probabilities
 from seqzoo.tasks.base import SeqzooTask
 
 
@@ -90,14 +90,13 @@ class ClassificationTask(SeqzooTask):
         return (batch[0], None, batch[1]) if len(batch) == 2 else tuple(batch)
 
     def _logits(self, x: Tensor, lengths: Tensor | None) -> Tensor:
-        logits = self(x, lengths)
-        return logits.squeeze(-1) if self.binary else logits
+        return class_logits(self.net, x, lengths, self.binary)
 
     def _loss(self, logits: Tensor, y: Tensor) -> Tensor:
         return self.loss_fn(logits, y.float() if self.binary else y.long())
 
     def probabilities(self, logits: Tensor) -> Tensor:
-        return torch.sigmoid(logits) if self.binary else torch.softmax(logits, dim=-1)
+        return class_probabilities(logits, self.binary)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, lengths, y = self._split(batch)
@@ -120,7 +119,4 @@ class ClassificationTask(SeqzooTask):
 
     def predict_step(self, batch, batch_idx: int) -> Tensor:
         x, lengths, _ = self._split(batch) if len(batch) > 1 else (batch[0], None, None)
-        return self.probabilities(self._logits(x, lengths))
-
-    def forward_for_predict(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.probabilities(self._logits(x, lengths))

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
 from seqzoo.errors import SeqzooError
+from seqzoo.inference import forecast
 from seqzoo.tasks.base import SeqzooTask
 
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
@@ -106,12 +107,7 @@ class ForecastingTask(SeqzooTask):
         trainer.gradient_clip_val = None
 
     def _predict_normalised(self, x: Tensor) -> Tensor:
-        out = self(x).squeeze(-1)
-        return out + self._naive(x, out) if self.hparams.predict_delta else out
-
-    def forward_for_predict(self, x: Tensor) -> Tensor:
-        # with predict_delta the network's output is only the change; keep the network's output shape
-        return self._predict_normalised(x).unsqueeze(-1)
+        return forecast(self.net, x, self.preprocessor.target_index, self.hparams.predict_delta)
 
     def _naive(self, x: Tensor, y: Tensor) -> Tensor:
         target = x[..., self.preprocessor.target_index]

@@ -115,7 +115,3 @@ class Seq2SeqTask(SeqzooTask):
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         src, tgt = batch
         return self.net.generate(src, start_id=int(tgt[0, 0]), steps=tgt.shape[1] - 1)[0]
-
-    def forward_for_predict(self, src: Tensor) -> Tensor:
-        pre = self.preprocessor
-        return self.net.generate(src, start_id=pre.start_id, steps=pre.answer_length)[0]

@@ -1,0 +1,103 @@
+"""The addition task's preprocessing: characters <-> ids, padding, and the reversed-question flag.
+
+Kept apart from the DataModule (and Lightning) so that serving a model imports only what `predict` needs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from seqzoo.errors import InputError
+from seqzoo.preprocessing import register_preprocessor
+
+
+@register_preprocessor
+@dataclass
+class AdditionCodec:
+    """Characters <-> ids for questions and answers; `reverse_question` feeds the question backwards."""
+
+    kind: ClassVar[str] = "addition_chars"
+    vocabulary: str = " +0123456789_"
+    question_length: int = 7
+    answer_length: int = 4
+    max_digits: int = 3
+    reverse_question: bool = False
+    usage: ClassVar[str] = 'print(model.predict(["16+75", "999+1"]))  # ["91", "1000"]'
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "vocabulary": self.vocabulary,
+            "question_length": self.question_length,
+            "answer_length": self.answer_length,
+            "max_digits": self.max_digits,
+            "reverse_question": self.reverse_question,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> AdditionCodec:
+        fields = {k: v for k, v in config.items() if k != "kind"}
+        unknown = set(fields) - {
+            "vocabulary",
+            "question_length",
+            "answer_length",
+            "max_digits",
+            "reverse_question",
+        }
+        if unknown:
+            raise ValueError(f"unexpected keys {sorted(unknown)}")
+        codec = cls(**fields)
+        codec.validate()
+        return codec
+
+    def validate(self) -> None:
+        """Reject a corrupt config when it is loaded, not with an obscure error at the first `predict`."""
+        lengths = (self.question_length, self.answer_length, self.max_digits)
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in lengths):
+            raise ValueError(f"question_length, answer_length, max_digits must be integers >= 1: {lengths}")
+        if not isinstance(self.reverse_question, bool):
+            raise ValueError(f"reverse_question must be true or false, got {self.reverse_question!r}")
+        needed = set(" +_0123456789")
+        if not isinstance(self.vocabulary, str) or not needed <= set(self.vocabulary):
+            raise ValueError(f"vocabulary must be a string holding {''.join(sorted(needed))!r}")
+        if self.question_length < 2 * self.max_digits + 1 or self.answer_length < self.max_digits + 1:
+            raise ValueError(
+                f"question_length {self.question_length} and answer_length {self.answer_length} are too "
+                f"short for operands of {self.max_digits} digits"
+            )
+
+    @property
+    def start_id(self) -> int:
+        return self.vocabulary.index("_")
+
+    def ids(self, texts: list[str], length: int) -> Tensor:
+        table = {c: i for i, c in enumerate(self.vocabulary)}
+        return torch.tensor([[table[c] for c in text.ljust(length)] for text in texts], dtype=torch.long)
+
+    def questions(self, texts: list[str]) -> Tensor:
+        ids = self.ids(texts, self.question_length)
+        return ids.flip(1) if self.reverse_question else ids
+
+    def encode(self, raw: Any) -> Tensor:
+        """Questions like "16+75" -> source ids `(n, question_length)`."""
+        if isinstance(raw, str) or not isinstance(raw, list | tuple | np.ndarray):
+            raise InputError(f'expected a list of questions like ["16+75"], got {type(raw).__name__}')
+        # [0-9], not \d: \d also matches other scripts' digits ("١٦"), which are not in the vocabulary.
+        pattern = re.compile(rf"[0-9]{{1,{self.max_digits}}}\+[0-9]{{1,{self.max_digits}}}")
+        for q in raw:
+            if not isinstance(q, str) or not pattern.fullmatch(q.strip()):
+                raise InputError(
+                    f"expected questions 'a+b' with operands of 1 to {self.max_digits} digits, got {q!r}"
+                )
+        if len(raw) == 0:  # no questions: an empty batch of the right width, so predict returns []
+            return torch.empty((0, self.question_length), dtype=torch.long)
+        return self.questions([q.strip() for q in raw])
+
+    def decode(self, ids: Tensor) -> list[str]:
+        return ["".join(self.vocabulary[i] for i in row).strip() for row in ids.tolist()]

@@ -1,0 +1,199 @@
+"""Jena's preprocessing: columns, derived inputs, train-split statistics and window geometry.
+
+Kept apart from the DataModule (and Lightning) so that serving a model imports only what `predict` needs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from seqzoo.data.jena_files import CLASSIC_FEATURES, DataError, select_features, timestamps
+from seqzoo.data.windows import input_offsets
+from seqzoo.errors import InputError
+from seqzoo.preprocessing import register_preprocessor
+
+
+def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> pd.DataFrame:
+    """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year.
+
+    The columns are gathered as arrays and framed once: adding them to a DataFrame one by one costs
+    more than the arithmetic, and `predict` runs this on every call.
+    """
+    out = {name: frame[name].to_numpy() for name in frame.columns}
+    if wind_vector:
+        angle = np.deg2rad(out.pop("wd (deg)"))
+        for speed in ("wv (m/s)", "max. wv (m/s)"):
+            value = out.pop(speed)
+            prefix = "max " if speed.startswith("max") else ""
+            out[f"{prefix}Wx"], out[f"{prefix}Wy"] = value * np.cos(angle), value * np.sin(angle)
+    if time_encoding:
+        seconds = frame.index.values.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+        for name, period in (("day", 24 * 3600.0), ("year", 365.2425 * 24 * 3600.0)):
+            out[f"{name} sin"] = np.sin(2 * math.pi * seconds / period)
+            out[f"{name} cos"] = np.cos(2 * math.pi * seconds / period)
+    return pd.DataFrame(out, index=frame.index)
+
+
+@register_preprocessor
+@dataclass
+class JenaScaler:
+    """Columns, train-split statistics and window geometry; turns raw readings into model input."""
+
+    kind: ClassVar[str] = "jena_weather"
+    inputs: list[str]
+    mean: list[float]
+    std: list[float]
+    target: str = "T (degC)"
+    lookback: int = 1440
+    step: int = 6
+    delay: int = 144
+    interval_minutes: int = 10
+    wind_vector: bool = False
+    time_encoding: bool = False
+    columns: list[str] = field(default_factory=lambda: list(CLASSIC_FEATURES))
+    predict_options: ClassVar[tuple[str, ...]] = ("rolling",)
+    geometry: ClassVar[tuple[str, ...]] = ("lookback", "step", "delay")  # a fine-tune may change these
+    # What raw input it takes and what its output means: ensemble members must agree on these.
+    protocol: ClassVar[tuple[str, ...]] = ("columns", "target", "lookback", "delay", "interval_minutes")
+
+    def to_config(self) -> dict[str, Any]:
+        fields = (
+            "inputs",
+            "mean",
+            "std",
+            "target",
+            "lookback",
+            "step",
+            "delay",
+            "interval_minutes",
+            "wind_vector",
+            "time_encoding",
+            "columns",
+        )
+        return {"kind": self.kind, **{k: getattr(self, k) for k in fields}}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> JenaScaler:
+        scaler = cls(**{k: v for k, v in config.items() if k != "kind"})
+        scaler.validate()
+        return scaler
+
+    def validate(self) -> None:
+        """Reject a corrupt config when it is loaded, not with a shape error or infinities at `predict`."""
+        names = (self.inputs, self.columns)
+        if not all(isinstance(n, list) and n and all(isinstance(c, str) for c in n) for n in names):
+            raise ValueError("inputs and columns must be non-empty lists of column names")
+        stats = (self.mean, self.std)
+        if not all(isinstance(v, list) and len(v) == len(self.inputs) for v in stats):
+            raise ValueError(f"mean and std must be lists of {len(self.inputs)} numbers, one per input")
+        values = np.asarray([self.mean, self.std], dtype=np.float64)
+        if not (np.isfinite(values).all() and (values[1] > 0).all()):
+            raise ValueError("mean must be finite and std finite and > 0 for every input")
+        if self.target not in self.inputs:
+            raise ValueError(f"target {self.target!r} is not one of the inputs {self.inputs}")
+        sizes = (self.lookback, self.step, self.delay, self.interval_minutes)
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+            raise ValueError(f"lookback, step, delay, interval_minutes must be integers >= 1, got {sizes}")
+
+    @property
+    def target_index(self) -> int:
+        return self.inputs.index(self.target)
+
+    @property
+    def interval(self) -> pd.Timedelta:
+        return pd.Timedelta(minutes=self.interval_minutes)
+
+    @property
+    def usage(self) -> str:
+        """The card's snippet; the horizon is this model's own (a fine-tune may have changed it)."""
+        hours = self.delay * self.interval_minutes / 60
+        return (
+            "import pandas as pd\n"
+            "# a raw station export; the station writes unit signs in latin-1\n"
+            'readings = pd.read_csv("jena_roof_2024-06-09_2024-10-20_10min.csv.gz", encoding="latin-1")\n'
+            f"print(model.predict(readings))  # degC, {hours:g} h after the last row\n"
+            "print(model.predict(readings, rolling=True).tail())  # one forecast per window, by target time"
+        )
+
+    def denormalize(self, values: Tensor) -> Tensor:
+        return values * self.std[self.target_index] + self.mean[self.target_index]
+
+    def normalize(self, frame: pd.DataFrame) -> Tensor:
+        values = derive_inputs(frame, self.wind_vector, self.time_encoding)[self.inputs].to_numpy(np.float64)
+        return torch.from_numpy((values - np.asarray(self.mean)) / np.asarray(self.std)).float()
+
+    def readings(self, raw: Any) -> pd.DataFrame:
+        """Validate raw 10-minute readings: a DataFrame with timestamps and the named columns."""
+        if not isinstance(raw, pd.DataFrame):
+            raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
+        self._check_columns(raw)
+        try:
+            frame = select_features(raw, self.columns, "input")
+            frame.index = timestamps(raw.rename(columns=lambda c: str(c).strip()), "input")
+        except DataError as err:
+            raise InputError(str(err)) from err
+        if len(frame) < self.lookback:
+            raise InputError(f"expected at least {self.lookback} rows (the lookback), got {len(frame)}")
+        if frame.isna().any().any():
+            raise InputError(
+                f"input has missing values (NaN or -9999) in {frame.columns[frame.isna().any()].tolist()}"
+            )
+        infinite = ~np.isfinite(frame.to_numpy())
+        if infinite.any():
+            raise InputError(f"input has infinite values in {frame.columns[infinite.any(axis=0)].tolist()}")
+        steps = np.unique(np.asarray(frame.index[1:] - frame.index[:-1]))
+        if len(steps) != 1 or pd.Timedelta(steps[0]) != self.interval:
+            raise InputError(
+                f"expected readings exactly {self.interval_minutes} minutes apart, found intervals "
+                f"{sorted({str(pd.Timedelta(s)) for s in steps})[:3]}"
+            )
+        return frame
+
+    def windows(self, values: Tensor) -> Tensor:
+        """Every window of normalised rows `(time, inputs)` ending at each row from the lookback on:
+        `(n, steps, inputs)`, strided views."""
+        view = values.unfold(0, self.lookback, 1)  # (n, inputs, lookback)
+        first = int(input_offsets(self.lookback, self.step)[0])  # a slice, not a gather: stays a view
+        return view[:, :, first :: self.step].transpose(1, 2)
+
+    def _check_columns(self, raw: pd.DataFrame) -> None:
+        """Each needed column once, holding real numbers (or text of them, as read from a CSV).
+
+        Booleans, complex numbers, dates and durations would otherwise be converted to numbers silently.
+        """
+        names = pd.Index([str(c).strip() for c in raw.columns])
+        twice = sorted({c for c in names[names.duplicated()] if c in self.columns})
+        if twice:
+            raise InputError(f"input has the columns {twice} more than once; expected each once")
+        for position in np.flatnonzero(names.isin(self.columns)):
+            dtype = raw.dtypes.iloc[position]  # the column itself is only read when it holds text
+            if pd.api.types.is_string_dtype(dtype):  # text or Python objects: what do they parse to?
+                try:
+                    dtype = pd.to_numeric(raw.iloc[:, position], errors="coerce").dtype  # unparsable -> NaN
+                except (TypeError, ValueError):
+                    continue  # select_features names the offending values
+            if pd.api.types.is_bool_dtype(dtype) or getattr(dtype, "kind", "O") not in "iuf":
+                raise InputError(f"column {names[position]!r} holds {dtype} values; expected real numbers")
+
+    def encode(self, raw: Any, rolling: bool = False) -> Tensor:
+        frame = self.readings(raw)
+        # One forecast reads only the last window's rows; deriving and scaling them costs per row.
+        values = self.normalize(frame if rolling else frame.iloc[-self.lookback :])
+        if not torch.isfinite(values).all():
+            raise InputError("input values are too large for float32 after normalisation")
+        windows = self.windows(values)
+        return windows if rolling else windows[-1:]
+
+    def decode(self, output: Tensor, raw: Any = None, rolling: bool = False) -> float | pd.Series:
+        degrees = self.denormalize(output.squeeze(-1).double()).numpy()
+        if not rolling:
+            return float(degrees[0])
+        ends = timestamps(raw.rename(columns=lambda c: str(c).strip()), "input")[self.lookback - 1 :]
+        return pd.Series(degrees, index=ends + self.delay * self.interval, name=f"{self.target} forecast")

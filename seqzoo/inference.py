@@ -1,0 +1,133 @@
+"""Answering with a network and its preprocessing: the steps every `predict` runs, free of Lightning.
+
+`SeqzooTask.predict` (a LightningModule, for training and fine-tuning) and `Predictor` (what
+`seqzoo.predictor` gives serving code, which never imports Lightning) both run these functions, so the
+two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqzoo.errors import InputError
+from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
+
+
+def run_network(net: nn.Module, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+    """The network on a batch; `lengths` only for networks that read padded token sequences."""
+    return net(x) if lengths is None else net(x, lengths=lengths)
+
+
+def forecast(net: nn.Module, x: Tensor, target_index: int, predict_delta: bool) -> Tensor:
+    """The forecast in normalised units, `(batch,)` or `(batch, time)`; with `predict_delta` the network
+    predicts the change from the last observed target (per step for many-to-many networks)."""
+    out = run_network(net, x).squeeze(-1)
+    if not predict_delta:
+        return out
+    target = x[..., target_index]
+    return out + (target if out.ndim == 2 else target[:, -1])
+
+
+def class_logits(net: nn.Module, x: Tensor, lengths: Tensor | None, binary: bool) -> Tensor:
+    """One logit per example for two classes (sigmoid), one per class otherwise (softmax)."""
+    logits = run_network(net, x, lengths)
+    return logits.squeeze(-1) if binary else logits
+
+
+def class_probabilities(logits: Tensor, binary: bool) -> Tensor:
+    return torch.sigmoid(logits) if binary else torch.softmax(logits, dim=-1)
+
+
+def _forecasting_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callable[..., Tensor]:
+    delta = bool(kwargs.get("predict_delta", False))
+    return lambda x: forecast(net, x, pre.target_index, delta).unsqueeze(-1)  # the network's output shape
+
+
+def _classification_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callable[..., Tensor]:
+    binary = kwargs.get("num_classes", 2) == 2
+    return lambda x, lengths=None: class_probabilities(class_logits(net, x, lengths, binary), binary)
+
+
+def _seq2seq_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callable[..., Tensor]:
+    return lambda src: net.generate(src, start_id=pre.start_id, steps=pre.answer_length)[0]
+
+
+OUTPUT_STEPS = {
+    "forecasting": _forecasting_step,
+    "classification": _classification_step,
+    "seq2seq": _seq2seq_step,
+}
+
+
+def output_step(task: str, net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callable[..., Tensor]:
+    """What `predict` runs on a batch of encoded inputs for `task`: forecasts, probabilities, answers."""
+    return OUTPUT_STEPS[task](net, pre, kwargs)
+
+
+def check_predict_options(pre: Preprocessor, batch_size: Any, options: Mapping[str, Any]) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    allowed = getattr(pre, "predict_options", ())
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(f"unknown predict options {unknown}; this model accepts {list(allowed) or 'none'}")
+
+
+@contextlib.contextmanager
+def evaluating(module: nn.Module, net: nn.Module) -> Iterator[None]:
+    """Eval mode for the duration (dropout off), then the mode the caller had.
+
+    Switching modes walks every submodule, metrics included: costly per call, and a loaded model is in
+    eval mode already. Only the network's mode can change what predict computes, so only then switch.
+    """
+    was_training = module.training
+    switch = was_training or any(m.training for m in net.modules())
+    if switch:
+        module.eval()
+    try:
+        yield
+    finally:
+        if switch:
+            module.train(was_training)
+
+
+def run_predict(
+    step: Callable[..., Tensor],
+    pre: Preprocessor,
+    raw: Any,
+    batch_size: int,
+    device: torch.device,
+    options: Mapping[str, Any],
+) -> Any:
+    """Raw task-native inputs -> task-native outputs: encode, run `step` in batches, decode.
+
+    `options` are the preprocessor's own (e.g. `rolling=True` for Jena forecasts).
+    """
+    check_predict_options(pre, batch_size, options)
+    encoded = pre.encode(raw, **options)
+    inputs = encoded if isinstance(encoded, tuple) else (encoded,)
+    with torch.inference_mode():
+        outputs = [
+            step(*(t[i : i + batch_size].to(device) for t in inputs))
+            for i in range(0, max(len(inputs[0]), 1), batch_size)
+        ]
+    output = torch.cat(outputs).cpu()
+    return pre.decode(output, raw, **options) if options else pre.decode(output)
+
+
+def vocabulary_mismatch(net: nn.Module, config: dict[str, Any] | None) -> tuple[int, int] | None:
+    """(tokens in the vocabulary of `config`, rows of the network's embedding) when they differ.
+
+    A token id past the embedding would crash mid-training; a larger embedding means the recipe and the
+    data disagree about the vocabulary. Networks without an embedding have nothing to check.
+    """
+    embedding = getattr(net, "embedding", None)
+    if config is None or not isinstance(embedding, nn.Embedding):
+        return None
+    size = getattr(preprocessor_from_config(config), "vocab_size", None)
+    return None if size in (None, embedding.num_embeddings) else (size, embedding.num_embeddings)

@@ -1,0 +1,63 @@
+"""A pretrained network and its preprocessing, without Lightning: what serving code needs.
+
+`seqzoo.load` returns the task LightningModule, for training, fine-tuning and evaluation; importing
+Lightning and torchmetrics for it more than doubles a fresh process's start (docs/benchmarks.md).
+`seqzoo.predictor` builds this class from the same artifact instead, and its `predict` runs the very
+steps the LightningModule's does (`seqzoo.inference`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from seqzoo.errors import SeqzooError
+from seqzoo.inference import OUTPUT_STEPS, evaluating, output_step, run_predict
+from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
+
+
+class Predictor(nn.Module):
+    """`net` (its weights keyed `net.*`, as in model.safetensors) plus the fitted preprocessing.
+
+    `predict(raw, **options)` takes and returns what the task module's `predict` does; `.to(device)`
+    moves the network. `artifact_config` is the config.json it was loaded from (metrics, provenance).
+    """
+
+    def __init__(
+        self,
+        task: str,
+        net: nn.Module,
+        preprocessing: dict[str, Any],
+        task_kwargs: dict[str, Any],
+        artifact_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if task not in OUTPUT_STEPS:
+            raise SeqzooError(f"task must be one of {sorted(OUTPUT_STEPS)}, got {task!r}")
+        classes = task_kwargs.get("num_classes", 2)
+        if task == "classification" and (
+            isinstance(classes, bool) or not isinstance(classes, int) or classes < 2
+        ):
+            raise SeqzooError(f"num_classes must be an integer >= 2, got {classes!r}")
+        self.task_name, self.net = task, net
+        self.preprocessing = preprocessing
+        self.preprocessor: Preprocessor = preprocessor_from_config(preprocessing)
+        self.task_kwargs = dict(task_kwargs)
+        self.artifact_config = artifact_config
+        self._step = output_step(task, net, self.preprocessor, self.task_kwargs)
+        self.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    def predict(self, raw: Any, batch_size: int = 4096, **options: Any) -> Any:
+        """Raw task-native inputs -> task-native outputs, with the stored preprocessing."""
+        with evaluating(self, self.net):
+            return run_predict(self._step, self.preprocessor, raw, batch_size, self.device, options)

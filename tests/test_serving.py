@@ -1,0 +1,144 @@
+"""seqzoo.predictor: the Lightning-free serving path answers exactly as seqzoo.load, refuses what load
+refuses, and a process using it never imports Lightning."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import seqzoo
+from benchmarks.serving import raw_window
+from seqzoo.errors import ArtifactError, InputError
+from seqzoo.serving import Predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = {
+    "word_tokenizer": ["A wonderful film.", "Two hours I will never get back.", "Meh"],
+    "addition_chars": ["16+75", "999+1", "0+0", "5+123"],
+}
+
+
+def raw_input(model) -> object:
+    """A few raw inputs of the kind the model's card shows."""
+    kind = model.preprocessing["kind"]
+    if kind == "series_window":
+        return np.sin(np.arange(4 * model.preprocessing["window"]) / 3).reshape(4, -1)
+    if kind == "jena_weather":
+        return raw_window(model)
+    return TEXT[kind]
+
+
+def assert_same_answers(got: object, expected: object) -> None:
+    if isinstance(expected, pd.Series):
+        pd.testing.assert_series_equal(got, expected, check_exact=True)
+    elif isinstance(expected, np.ndarray):
+        np.testing.assert_array_equal(got, expected)
+    else:
+        assert got == expected
+
+
+@pytest.mark.parametrize("name", seqzoo.list_pretrained())
+def test_the_predictor_answers_exactly_as_the_lightning_module(name):
+    served, task = seqzoo.predictor(name), seqzoo.load(name)
+    assert isinstance(served, Predictor) and not served.training
+    raw = raw_input(served)
+    assert_same_answers(served.predict(raw), task.predict(raw))
+    assert served.num_parameters == task.num_parameters
+    assert served.artifact_config["metrics"] == task.artifact_config["metrics"]
+
+
+def test_rolling_jena_forecasts_match_and_the_batch_size_changes_nothing():
+    served, task = seqzoo.predictor("gru.jena"), seqzoo.load("gru.jena")
+    frame = raw_window(served)
+    longer = pd.concat([frame, frame.iloc[:30]], ignore_index=True)  # times must keep 10-minute steps
+    longer["Date Time"] = pd.date_range("2024-06-01", periods=len(longer), freq="10min").strftime(
+        "%d.%m.%Y %H:%M:%S"
+    )
+    rolling = served.predict(longer, rolling=True, batch_size=7)
+    assert len(rolling) == 31
+    pd.testing.assert_series_equal(rolling, task.predict(longer, rolling=True), check_exact=False, rtol=1e-6)
+
+
+def test_a_predictor_put_in_training_mode_still_predicts_without_dropout():
+    served = seqzoo.predictor("gru_dropout.jena")
+    raw = raw_window(served)
+    expected = served.predict(raw)
+    served.train()
+    assert served.predict(raw) == expected and served.predict(raw) == expected
+    assert served.training and served.net.training  # the caller's mode comes back
+
+
+def test_bad_inputs_are_the_same_input_errors_as_with_load():
+    served = seqzoo.predictor("gru.synthetic")
+    with pytest.raises(InputError, match=r"shape \(n, 10\)"):
+        served.predict(np.zeros((2, 9)))
+    with pytest.raises(InputError, match="batch_size must be an integer >= 1"):
+        served.predict(np.zeros((2, 10)), batch_size=0)
+    with pytest.raises(InputError, match=r"unknown predict options \['rolling'\]"):
+        served.predict(np.zeros((2, 10)), rolling=True)
+
+
+def test_an_ensemble_folder_is_refused_with_a_pointer_to_load(tmp_path):
+    folder = seqzoo.ensemble(["gru.synthetic", "lstm.synthetic"]).save_pretrained(tmp_path / "pair")
+    with pytest.raises(InputError, match="is an ensemble; load it with seqzoo.load"):
+        seqzoo.predictor(folder)
+
+
+def copy_of(name: str, tmp_path: Path) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(seqzoo.hub.resolve(name), folder)
+    return folder
+
+
+def edit_config(folder: Path, edit) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    edit(config)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "label,edit,message",
+    [
+        ("unknown task", lambda c: c["task"].update(name="ranking"), "task must be one of"),
+        ("one class", lambda c: c["task"]["kwargs"].update(num_classes=1), "num_classes must be an integer"),
+        ("wider network", lambda c: c["architecture"]["kwargs"].update(hidden_size=33), "mis-sized"),
+        ("bigger vocabulary", lambda c: c["architecture"]["kwargs"].update(vocab_size=20003), "vocabulary"),
+    ],
+)
+def test_artifacts_that_do_not_describe_their_weights_are_artifact_errors(tmp_path, label, edit, message):
+    folder = copy_of("gru.imdb", tmp_path)
+    edit_config(folder, edit)
+    with pytest.raises(ArtifactError, match=message):
+        seqzoo.predictor(folder)
+
+
+def test_a_serving_process_never_imports_lightning_or_torchmetrics():
+    """Every task kind in one fresh process: the reason the predictor exists is the start-up it saves."""
+    code = (
+        "import sys, numpy as np, seqzoo\n"
+        "from benchmarks.serving import raw_window\n"
+        "m = seqzoo.predictor('gru.jena'); print(m.predict(raw_window(m)))\n"
+        "print(seqzoo.predictor('gru.synthetic').predict(np.zeros((1, 10))))\n"
+        "print(seqzoo.predictor('lstm.imdb').predict(['A wonderful film.']))\n"
+        "print(seqzoo.predictor('seq2seq_attention.addition').predict(['16+75']))\n"
+        "print(sorted({k.split('.')[0] for k in sys.modules} & {'lightning', 'pytorch_lightning', "
+        "'torchmetrics', 'lightning_utilities'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "[]", done.stdout
+    assert lines[-2] == "['91']"
+
+
+def test_a_predictor_moves_with_to_and_keeps_answering():
+    served = seqzoo.predictor("gru.synthetic").to(torch.float32).to("cpu")
+    assert served.device == torch.device("cpu")
+    assert served.predict(np.zeros((1, 10))).shape == (1,)
