@@ -15,6 +15,7 @@ from seqzoo.data.jena_files import (
     contiguous_segments,
     read_station_file,
     read_station_files,
+    timestamps,
 )
 from seqzoo.errors import DataError, InputError
 from seqzoo.tasks import ForecastingTask
@@ -121,6 +122,25 @@ def test_statistics_come_from_the_train_split_only(station_dir):
 def test_missing_files_are_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="no Jena station files"):
         JenaDataModule(str(tmp_path)).setup()
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("01.06.2024 00:10:00", "2024-06-01 00:10:00"),
+        (" 1.6.2024 00:10:00 ", "2024-06-01 00:10:00"),  # unpadded day and month: the slower parser
+    ],
+)
+def test_timestamps_parse_the_station_format(text, expected):
+    parsed = timestamps(pd.DataFrame({"Date Time": [text]}), "input")
+    assert parsed[0] == pd.Timestamp(expected) and parsed.name == "Date Time"
+
+
+@pytest.mark.parametrize("impossible", ["31.02.2024 00:10:00", "29.02.2023 00:00:00", "01.06.2024 24:10:00"])
+def test_impossible_dates_are_errors_not_rolled_over(impossible):
+    """The fast (Arrow) parser reads 31.02. as 02.03.; such a reading must not become another time."""
+    with pytest.raises(DataError, match="does not hold %d.%m.%Y %H:%M:%S timestamps"):
+        timestamps(pd.DataFrame({"Date Time": ["01.02.2024 00:00:00", impossible]}), "input")
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from seqzoo.errors import DataError
 
@@ -31,14 +33,32 @@ def _text(path: Path) -> str:
         return raw.decode("latin-1")  # older station exports write unit signs in latin-1
 
 
+def _arrow_times(text: pd.Series, fmt: str) -> pd.DatetimeIndex | None:
+    """Arrow parses a fixed format about 10x faster than pandas, which counts in every `predict`; but it
+    rolls impossible dates over (31.02. -> 02.03.), so only a parse that formats back to the very same
+    text is kept. None: let pandas parse it, or say precisely what is wrong."""
+    try:
+        array = pa.array(text, type=pa.string())
+        parsed = pc.strptime(array, format=fmt, unit="s")
+        if not pc.all(pc.equal(pc.strftime(parsed, format=fmt), array)).as_py():
+            return None
+    except (pa.ArrowException, ValueError, TypeError):
+        return None
+    return pd.DatetimeIndex(parsed.to_pandas(), name=text.name).as_unit("us")
+
+
 def timestamps(frame: pd.DataFrame, source: str) -> pd.DatetimeIndex:
     """The readings' times from a `Date Time` or `date` column (or a DatetimeIndex)."""
     if isinstance(frame.index, pd.DatetimeIndex):
         return frame.index
     for column, fmt in TIME_COLUMNS.items():
         if column in frame.columns:
+            text = frame[column].astype(str).str.strip()
+            fast = _arrow_times(text, fmt)
+            if fast is not None:
+                return fast
             try:
-                return pd.DatetimeIndex(pd.to_datetime(frame[column].astype(str).str.strip(), format=fmt))
+                return pd.DatetimeIndex(pd.to_datetime(text, format=fmt))
             except (ValueError, TypeError) as err:
                 raise DataError(
                     f"{source}: column {column!r} does not hold {fmt} timestamps ({err})"
