@@ -68,6 +68,20 @@ def _training_facts(config: dict[str, Any]) -> str:
     return "\n" + " ".join(lines) + "\n" if lines else ""
 
 
+def _fine_tuned_from(config: dict[str, Any]) -> str:
+    """Where a fine-tuned model started: the checkpoint and its weights' sha256, what was frozen, the head."""
+    source = config["provenance"].get("pretrained")
+    if not source:
+        return ""
+    at = f" at revision `{source['revision']}`" if source.get("revision") else ""
+    frozen = ", ".join(f"`{p}`" for p in source.get("freeze") or []) or "nothing"
+    head = "a new, freshly initialised head" if source.get("new_head") else "its head"
+    return (
+        f"\nFine-tuned from `{source.get('name')}`{at} (model.safetensors sha256 "
+        f"`{source.get('weights_sha256')}`), keeping {head}; frozen: {frozen}.\n"
+    )
+
+
 def render_card(config: dict[str, Any]) -> str:
     """README.md for an artifact: Hub metadata, usage, metrics, data, how to reproduce, limitations."""
     name = config["name"] or "this model"
@@ -78,10 +92,13 @@ def render_card(config: dict[str, Any]) -> str:
         "library_name": "seqzoo",
         "license": "apache-2.0",
         "pipeline_tag": HUB_TASK.get(task, task),
-        "tags": ["seqzoo", "pytorch-lightning", arch["name"], task],
+        "tags": ["seqzoo", "pytorch-lightning", arch["name"], task]
+        + (["fine-tuned"] if config["provenance"].get("pretrained") else []),
         "datasets": [data["name"]] if data.get("name") else [],
         "model-index": model_index(config) if config["metrics"] else [],
     }
+    if config["provenance"].get("pretrained"):
+        meta["base_model"] = config["provenance"]["pretrained"].get("name")  # the Hub's fine-tune lineage
     rows = "\n".join(f"| {METRIC_LABELS.get(k, (k, k))[1]} | {v:.6g} |" for k, v in config["metrics"].items())
     metrics = f"| metric | value |\n| --- | --- |\n{rows}" if rows else "Not evaluated."
     model_mae, naive_mae = config["metrics"].get("test_mae"), config["metrics"].get("test_naive_mae")
@@ -130,7 +147,7 @@ Recipe `{recipe}` (the resolved configuration is `recipe.yaml` in this folder), 
 {config["provenance"].get("seed")}, seqzoo {config["seqzoo_version"]}, git commit
 {config["provenance"].get("git_sha") or "unknown"}. Reproduce the training with
 `seqzoo fit --config {recipe}`.
-
+{_fine_tuned_from(config)}
 ## Limitations
 
 {config.get("limitations") or "Trained and evaluated only on the data above; expect worse results elsewhere."}

@@ -13,6 +13,7 @@ import yaml
 from safetensors.torch import load_file
 
 import seqzoo
+from seqzoo.card import read_card_metadata
 from seqzoo.catalog import pretrained_path
 from seqzoo.cli import _lightning_cli
 from seqzoo.data.synthetic import SeriesScaler, SyntheticDataModule
@@ -108,6 +109,10 @@ def test_seqzoo_fit_with_a_new_head_then_export_records_where_it_started(tmp_pat
     assert started["name"] == "gru.synthetic" and started["new_head"] is True and started["freeze"] == []
     assert started["weights_sha256"] == sha256_file(pretrained_path("gru.synthetic") / "model.safetensors")
     assert "pretrained: gru.synthetic" in (out / "recipe.yaml").read_text()
+    card = (out / "README.md").read_text()
+    assert f"Fine-tuned from `gru.synthetic` (model.safetensors sha256 `{started['weights_sha256']}`)" in card
+    assert "keeping a new, freshly initialised head; frozen: nothing." in card
+    assert read_card_metadata(card)["base_model"] == "gru.synthetic"
 
     model = seqzoo.load(out)
     assert model.pretrained_from == started
