@@ -154,6 +154,59 @@ Recipe `{recipe}` (the resolved configuration is `recipe.yaml` in this folder), 
 """
 
 
+COMBINE_TEXT = {
+    "mean": "the mean of the members' forecasts, each decoded to raw units by its own preprocessing",
+    "soft_vote": "soft voting: the mean of the members' class probabilities",
+}
+
+
+def render_ensemble_card(name: str, manifest: dict[str, Any], members: list[dict[str, Any]]) -> str:
+    """README.md for an ensemble folder: Hub metadata, usage, how it combines, each member's own metrics.
+
+    `members` are the members' config.json contents, in the manifest's order.
+    """
+    task = manifest["task"]
+    meta = {
+        "library_name": "seqzoo",
+        "license": "apache-2.0",
+        "pipeline_tag": HUB_TASK.get(task, task),
+        "tags": ["seqzoo", "ensemble", task],
+    }
+    rows = []
+    for entry, config in zip(manifest["members"], members, strict=True):
+        values = ", ".join(f"{k} {v:.4g}" for k, v in config["metrics"].items()) or "not evaluated"
+        arch = config["architecture"]["name"]
+        rows.append(f"| `{entry['name']}` | `{arch}` | {config['num_parameters']:,} | {values} |")
+    table = "\n".join(rows)
+    return f"""---
+{yaml.safe_dump(meta, sort_keys=False).strip()}
+---
+
+# {name}
+
+An ensemble of {len(members)} seqzoo `{task}` models. Its prediction is
+{COMBINE_TEXT.get(manifest["combine"], manifest["combine"])}.
+
+## Usage
+
+```python
+import seqzoo
+
+ensemble = seqzoo.load("path/to/this/folder")  # or its Hub repo id
+predictions = ensemble.predict(raw_inputs)  # the same raw inputs each member takes
+```
+
+## Members
+
+Each member is a complete artifact under `members/` (with its own card); `ensemble.json` records the
+sha256 of each member's weights, and loading checks them.
+
+| member | architecture | parameters | its own test metrics |
+| --- | --- | --- | --- |
+{table}
+"""
+
+
 def read_card_metadata(text: str) -> dict[str, Any]:
     """The YAML front matter of a card (used to check it against config.json and the catalogue)."""
     if not text.startswith("---\n"):

@@ -22,6 +22,7 @@ from typing import Any
 
 import seqzoo
 from seqzoo.artifact import ENSEMBLE_MANIFEST as MANIFEST
+from seqzoo.card import render_ensemble_card
 from seqzoo.errors import ArtifactError, InputError
 from seqzoo.fsutil import atomic_folder
 from seqzoo.tasks.base import SeqzooTask
@@ -95,7 +96,8 @@ class Ensemble:
         return total / len(outputs)
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write `ensemble.json` and one artifact folder per member under `members/`, atomically."""
+        """Write `ensemble.json`, a Hub model card and one artifact folder per member under `members/`,
+        atomically; `seqzoo push` publishes the folder as one Hub repo."""
         from seqzoo.artifact import WEIGHTS
         from seqzoo.download import sha256_file
 
@@ -118,6 +120,8 @@ class Ensemble:
                 "members": entries,
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            configs = [json.loads((tmp / e["folder"] / "config.json").read_text()) for e in entries]
+            (tmp / "README.md").write_text(render_ensemble_card(dest.resolve().name, manifest, configs))
         return dest
 
 

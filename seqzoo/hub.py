@@ -19,6 +19,9 @@ from seqzoo.errors import ArtifactError, UnknownNameError
 # The only files of a published artifact; anything else in a folder stays on the machine.
 ARTIFACT_FILES = ["config.json", "model.safetensors", "tokenizer.json", "recipe.yaml", "README.md"]
 REQUIRED_FILES = ["config.json", "model.safetensors", "README.md"]
+# An ensemble folder (seqzoo.ensembles): its manifest and card, and one artifact folder per member.
+ENSEMBLE_FILES = ["ensemble.json", "README.md"]
+ENSEMBLE_PATTERNS = [*ENSEMBLE_FILES, *(f"members/*/{f}" for f in ARTIFACT_FILES)]
 
 
 def is_repo_id(text: str) -> bool:
@@ -83,7 +86,10 @@ def download(repo_id: str, revision: str | None = None, local_files_only: bool =
     try:
         folder = Path(
             snapshot_download(
-                repo_id, revision=revision, allow_patterns=ARTIFACT_FILES, local_files_only=local_files_only
+                repo_id,
+                revision=revision,
+                allow_patterns=[*ARTIFACT_FILES, *ENSEMBLE_PATTERNS],
+                local_files_only=local_files_only,
             )
         )
     except LocalEntryNotFoundError as err:
@@ -115,12 +121,39 @@ def download(repo_id: str, revision: str | None = None, local_files_only: bool =
     except (OSError, ValueError) as err:  # invalid repo id or revision, disk full, permissions
         raise ArtifactError(f"{where}: could not fetch it: {err}") from err
     missing = [f for f in ("config.json", "model.safetensors") if not (folder / f).is_file()]
-    if missing:
+    if missing and not (folder / ENSEMBLE_FILES[0]).is_file():
         raise ArtifactError(
             f"{where}: not a seqzoo artifact, it has no {' and no '.join(missing)} "
-            f"(a seqzoo repo holds {', '.join(ARTIFACT_FILES)})"
+            f"(a seqzoo repo holds {', '.join(ARTIFACT_FILES)}, or an ensemble's {ENSEMBLE_FILES[0]})"
         )
     return folder
+
+
+def is_ensemble(folder: Path) -> bool:
+    return (folder / ENSEMBLE_FILES[0]).is_file()
+
+
+def check_loads(folder: Path):
+    """Build what the folder holds (a model or an ensemble) with every check `seqzoo.load` makes."""
+    if is_ensemble(folder):
+        from seqzoo.ensembles import load_ensemble
+
+        return load_ensemble(folder)
+    from seqzoo.artifact import load_artifact
+
+    return load_artifact(folder)
+
+
+def published_files(folder: Path) -> list[str]:
+    """The files (relative POSIX paths) that make up the artifact or ensemble in `folder`; call it after
+    `check_loads`, which has validated the ensemble's manifest."""
+    if not is_ensemble(folder):
+        return [f for f in ARTIFACT_FILES if (folder / f).is_file()]
+    import json
+
+    members = [e["folder"] for e in json.loads((folder / ENSEMBLE_FILES[0]).read_text())["members"]]
+    files = [f for f in ENSEMBLE_FILES if (folder / f).is_file()]
+    return files + [f"{m}/{f}" for m in members for f in ARTIFACT_FILES if (folder / m / f).is_file()]
 
 
 # -- copies for machines without network -----------------------------------------------------------
@@ -143,12 +176,11 @@ def _destination(to: Path, name: str) -> Path:
 def copy_artifacts(
     names: Iterable[str], to: str | Path, revision: str | None = None, local_files_only: bool = False
 ) -> list[Copied]:
-    """Copy bundled checkpoints, Hub repos (at `revision`) or artifact folders into `to/<name>`.
+    """Copy bundled checkpoints, Hub repos (at `revision`), artifact or ensemble folders into `to/<name>`.
 
     Each copy is checked by building its model first, so a folder carried to an offline machine is
     known to load there; each is written atomically and holds only the artifact files.
     """
-    from seqzoo.artifact import load_artifact
     from seqzoo.fsutil import atomic_folder
 
     to = Path(to)
@@ -156,18 +188,18 @@ def copy_artifacts(
     for name in names:
         hub = name not in catalog() and is_repo_id(name) and not (revision is None and Path(name).exists())
         source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
-        load_artifact(source)
+        check_loads(source)
         dest = _destination(to, name)
         if (
             dest.exists()
             and (not dest.is_dir() or any(dest.iterdir()))
-            and not (dest / "config.json").exists()
+            and not ((dest / "config.json").exists() or is_ensemble(dest))
         ):
             raise ArtifactError(f"{dest} exists and is not an artifact folder; refusing to replace it")
         with atomic_folder(dest) as tmp:
-            for file in ARTIFACT_FILES:
-                if (source / file).is_file():
-                    shutil.copyfile(source / file, tmp / file)  # follows the Hub cache's symlinks
+            for file in published_files(source):
+                (tmp / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / file, tmp / file)  # follows the Hub cache's symlinks
         done.append(Copied(name, source, dest, source.name if hub else None))
     return done
 
@@ -189,25 +221,27 @@ class UploadPlan:
 
 
 def prepare_upload(folder_or_name: str | Path) -> UploadPlan:
-    """Validate an artifact folder (or bundled name) and list what a push would upload.
+    """Validate an artifact or ensemble folder (or bundled name) and list what a push would upload.
 
     The model is built from the folder first, so a broken artifact never reaches the Hub.
     """
     import seqzoo
-    from seqzoo.artifact import load_artifact
 
     text = str(folder_or_name)
     folder = pretrained_path(text) if text in catalog() else Path(text).expanduser()
-    task = load_artifact(folder)
-    missing = [f for f in REQUIRED_FILES if not (folder / f).is_file()]
+    loaded = check_loads(folder)
+    required = ENSEMBLE_FILES if is_ensemble(folder) else REQUIRED_FILES
+    missing = [f for f in required if not (folder / f).is_file()]
     if missing:
         raise ArtifactError(
             f"{folder}: cannot publish without {', '.join(missing)} (the model card README.md is "
             "written by save_pretrained and `seqzoo export`)"
         )
-    files = [f for f in ARTIFACT_FILES if (folder / f).is_file()]
-    skipped = sorted(p.name for p in folder.iterdir() if p.name not in files)
-    label = task.artifact_config.get("name") or folder.resolve().name
+    files = published_files(folder)
+    tops = {f.split("/")[0] for f in files}
+    skipped = sorted(p.name for p in folder.iterdir() if p.name not in tops)
+    config = getattr(loaded, "artifact_config", None) or {}
+    label = config.get("name") or folder.resolve().name
     message = f"Upload {label} with seqzoo {seqzoo.__version__}"
     return UploadPlan(folder=folder, files=files, skipped=skipped, commit_message=message)
 

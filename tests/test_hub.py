@@ -31,6 +31,7 @@ from seqzoo.hub import copy_artifacts, prepare_upload, push
 from .conftest import run_seqzoo
 
 REPO = "acme/gru-synth"
+ENSEMBLE_REPO = "acme/synth-pair"  # an ensemble folder (ensemble.json + members/*) as one Hub repo
 WINDOWS = np.random.default_rng(0).normal(size=(4, 10))
 ARTIFACT = ["README.md", "config.json", "model.safetensors", "recipe.yaml"]
 
@@ -101,6 +102,12 @@ def _make_mirror(mirrors: Path, root: Path) -> tuple[str, str, np.ndarray, np.nd
         shutil.copyfile(file, repo / file.name)
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "perturbed weights")
+    pair = seqzoo.ensemble(["gru.synthetic", "lstm.synthetic"]).save_pretrained(
+        mirrors / "models" / ENSEMBLE_REPO
+    )
+    _git(pair, "init", "-q", "-b", "main")
+    _git(pair, "add", ".")
+    _git(pair, "commit", "-q", "-m", "gru + lstm")
     other = mirrors / "models" / "acme" / "not-seqzoo"  # a Hub repo that is no seqzoo artifact
     other.mkdir(parents=True)
     (other / "README.md").write_text("# not a seqzoo model\n")
@@ -203,8 +210,20 @@ def fetched(hub: Hub) -> list[dict]:
             (REPO, "v2", False),
             ("acme/not-seqzoo", None, False),
             ("acme/missing", None, False),
+            (ENSEMBLE_REPO, None, False),
         ],
     )
+
+
+def pair_prediction() -> np.ndarray:
+    return seqzoo.ensemble(["gru.synthetic", "lstm.synthetic"]).predict(WINDOWS)
+
+
+def test_an_ensemble_repo_loads_by_repo_id(fetched):
+    """Members, manifest and card travel as one repo; the loaded ensemble answers as the local one."""
+    np.testing.assert_allclose(fetched[7]["pred"], pair_prediction(), rtol=1e-6)
+    gru, lstm = seqzoo.load("gru.synthetic").predict(WINDOWS), seqzoo.load("lstm.synthetic").predict(WINDOWS)
+    assert not np.allclose(fetched[7]["pred"], gru) and not np.allclose(fetched[7]["pred"], lstm)
 
 
 def test_load_by_revision_returns_the_weights_of_that_commit(hub, fetched):
@@ -217,7 +236,7 @@ def test_load_by_revision_returns_the_weights_of_that_commit(hub, fetched):
 
 
 def test_hub_errors_name_the_repo_the_revision_and_the_problem(fetched):
-    no_revision, not_artifact, no_repo = fetched[4:]
+    no_revision, not_artifact, no_repo = fetched[4:7]
     assert no_revision["error"] == "ArtifactError"
     assert "'acme/gru-synth' at revision 'v2'" in no_revision["message"]
     assert "not found" in no_revision["message"]
@@ -258,6 +277,18 @@ def test_cli_download_copies_bundled_and_hub_artifacts_for_offline_use(hub, tmp_
         for name in ARTIFACT:
             assert (folder / name).read_bytes() == (zoo / name).read_bytes(), folder / name
     np.testing.assert_array_equal(seqzoo.load(dest / REPO).predict(WINDOWS), hub.bundled)
+
+
+def test_cli_download_copies_an_ensemble_repo_with_its_members(hub, fetched, tmp_path):
+    dest = tmp_path / "offline"
+    proc = run_seqzoo("download", ENSEMBLE_REPO, "--to", str(dest), env=hub.env)
+    assert f"{ENSEMBLE_REPO} (commit " in proc.stdout
+    folder = dest / ENSEMBLE_REPO
+    members = sorted(p.name for p in (folder / "members").iterdir())
+    assert members == ["00-gru.synthetic", "01-lstm.synthetic"]
+    assert sorted(p.name for p in (folder / "members" / members[0]).iterdir()) == ARTIFACT
+    assert "# synth-pair" in (folder / "README.md").read_text()
+    np.testing.assert_allclose(seqzoo.load(folder).predict(WINDOWS), pair_prediction(), rtol=1e-6)
 
 
 def test_download_all_copies_every_bundled_checkpoint(tmp_path, capsys):
@@ -317,6 +348,24 @@ def test_upload_plan_holds_only_the_artifact_files_and_names_the_version(artifac
     bundled = prepare_upload("gru.synthetic")
     assert bundled.folder == catalog()["gru.synthetic"].path
     assert bundled.commit_message == f"Upload gru.synthetic with seqzoo {seqzoo.__version__}"
+
+
+def test_upload_plan_of_an_ensemble_holds_its_manifest_card_and_every_member(tmp_path):
+    folder = seqzoo.ensemble(["gru.synthetic", "lstm.synthetic"]).save_pretrained(tmp_path / "pair")
+    (folder / "notes.txt").write_text("private")
+    plan = prepare_upload(folder)
+    member = ["config.json", "model.safetensors", "recipe.yaml", "README.md"]
+    assert plan.files == [
+        "ensemble.json",
+        "README.md",
+        *(f"members/00-gru.synthetic/{f}" for f in member),
+        *(f"members/01-lstm.synthetic/{f}" for f in member),
+    ]
+    assert plan.skipped == ["notes.txt"]
+    assert plan.commit_message == f"Upload pair with seqzoo {seqzoo.__version__}"
+    (folder / "members" / "01-lstm.synthetic" / "model.safetensors").write_bytes(b"changed")
+    with pytest.raises(ArtifactError, match="does not match the manifest"):
+        prepare_upload(folder)
 
 
 def test_upload_plan_refuses_a_folder_that_would_not_load(artifact):
