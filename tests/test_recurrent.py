@@ -71,6 +71,26 @@ def test_padding_never_changes_the_output(cell, bidirectional):
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_a_bidirectional_batch_of_mixed_lengths_matches_each_sequence_alone(cell):
+    """Both directions run unpacked (the backward one on a left-padded copy): every sequence of the batch,
+    full-length or one step long, must come out as it does alone, with zeros at its padded steps."""
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(3, [6, 4], cell, bidirectional=True, return_sequences=True)
+    lengths = torch.tensor([9, 1, 4, 7, 2])
+    x = torch.randn(5, 9, 3)
+    out = enc(x, lengths=lengths)
+    enc.return_sequences = False
+    last = enc(x, lengths=lengths)
+    for b, n in enumerate(lengths.tolist()):
+        alone = x[b : b + 1, :n]
+        torch.testing.assert_close(last[b : b + 1], enc(alone))
+        enc.return_sequences = True
+        torch.testing.assert_close(out[b : b + 1, :n], enc(alone))
+        enc.return_sequences = False
+        assert (out[b, n:] == 0).all()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_step_by_step_matches_the_full_forward(cell):
     torch.manual_seed(0)
     enc = RecurrentEncoder(3, [6, 4], cell, return_sequences=True)

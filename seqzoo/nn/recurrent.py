@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqzoo.errors import SeqzooError
 from seqzoo.nn.heads import SequenceNet
@@ -108,9 +107,31 @@ class RecurrentEncoder(nn.Module):
                 torch.arange(x.shape[1], device=x.device)[None, :, None] >= lengths[:, None, None], 0
             )
             return out, out[torch.arange(x.shape[0], device=x.device), lengths - 1].unsqueeze(0)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, last = layer(packed)
-        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], last
+        return RecurrentEncoder._bidirectional(layer, x, lengths.to(x.device))
+
+    @staticmethod
+    def _bidirectional(layer: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Both directions of right-padded input with the plain kernel, run twice instead of packed once.
+
+        Right-padded, the forward direction reads each sequence before its padding; left-padded, the
+        backward one does. So the layer runs on the batch as given (its forward half is kept) and on the
+        batch shifted to the left padding (its backward half is kept, shifted back). Two plain kernel
+        calls cost less than one over a packed batch on CPU, where packing made an IMDB BiLSTM epoch
+        take over 15 minutes; outputs at padded steps are zero, as after packing.
+        """
+        batch, steps, hidden = x.shape[0], x.shape[1], layer.hidden_size
+        time = torch.arange(steps, device=x.device)[None, :]
+        shift = (steps - lengths)[:, None]  # how far each sequence moves right when left-padded
+        left = x.gather(1, (time - shift).clamp(min=0)[..., None].expand(-1, -1, x.shape[2]))
+        forward = layer(x)[0][..., :hidden]
+        backward_left = layer(left)[0][..., hidden:]
+        backward = backward_left.gather(
+            1, (time + shift).clamp(max=steps - 1)[..., None].expand(-1, -1, hidden)
+        )
+        out = torch.cat([forward, backward], dim=-1).masked_fill((time >= lengths[:, None])[..., None], 0)
+        rows = torch.arange(batch, device=x.device)
+        last = torch.stack([forward[rows, lengths - 1], backward[:, 0]])  # (directions, batch, hidden)
+        return out, last
 
     # Streaming: feed one step at a time and match the full-sequence forward exactly.
     def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
