@@ -62,3 +62,20 @@ def test_teacher_forcing_ratio_zero_feeds_back_predictions():
     decoded, _ = model.generate(src, START, LENGTH)
     assert torch.equal(free.argmax(-1), decoded)
     assert torch.equal(model(src, tgt[:, :-1], teacher_forcing_ratio=1.0), model(src, tgt[:, :-1]))
+
+
+def test_a_bidirectional_encoder_lets_every_source_step_see_the_whole_question():
+    torch.manual_seed(0)
+    one_way = seqzoo.create_model("seq2seq_attention", vocab_size=VOCAB, hidden_size=16)
+    both_ways = seqzoo.create_model(
+        "seq2seq_attention", vocab_size=VOCAB, hidden_size=16, bidirectional_encoder=True
+    )
+    src = torch.randint(2, VOCAB, (3, LENGTH))
+    changed = src.clone()
+    changed[:, -1] = (changed[:, -1] - 1) % (VOCAB - 2) + 2  # another last token
+    for net, sees_the_end in ((one_way, False), (both_ways, True)):
+        first_step = net.encode(src).states[:, 0], net.encode(changed).states[:, 0]
+        assert torch.equal(*first_step) is not sees_the_end
+        assert net.encode(src).states.shape == (3, LENGTH, 16) and net.encode(src).last.shape == (3, 16)
+    with pytest.raises(seqzoo.SeqzooError, match="splits hidden_size in two; got odd 15"):
+        seqzoo.create_model("seq2seq_attention", hidden_size=15, bidirectional_encoder=True)
