@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import torch
 import yaml
 
 from seqzoo.data.base import SeqzooDataModule
 from seqzoo.errors import ArtifactError, InputError
+
+if TYPE_CHECKING:
+    from seqzoo.ensembles import Ensemble
+    from seqzoo.tasks.base import SeqzooTask
 
 
 def datamodule_from_recipe(recipe: str, data_dir: str | None = None) -> SeqzooDataModule:
@@ -37,9 +42,18 @@ SPLITS = {"test": "test", "val": "validate"}
 def evaluate(
     model, data_dir: str | None = None, accelerator: str = "cpu", split: str = "test"
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Metrics of `model` on the split (`test` or `val`) its recipe names, and a description of the data."""
+    """Metrics of `model` on the split (`test` or `val`) its recipe names, and a description of the data.
+
+    An `Ensemble` is measured on the test split with `evaluate_ensemble`.
+    """
     if split not in SPLITS:
         raise InputError(f"split must be one of {sorted(SPLITS)}, found {split!r}")
+    from seqzoo.ensembles import Ensemble
+
+    if isinstance(model, Ensemble):
+        if split != "test":
+            raise InputError("ensembles are measured on the test split only (their members chose on val)")
+        return evaluate_ensemble(model, data_dir)
     import lightning.pytorch as pl
 
     if not model.recipe:
@@ -58,4 +72,75 @@ def evaluate(
     (results,) = run(model, datamodule=datamodule, verbose=False)
     wanted = [k for k in sorted(results) if k.startswith(f"{split}_") and k != f"{split}_loss"]
     metrics = {k: float(results[k]) for k in wanted}
+    return metrics, datamodule.describe()
+
+
+def _test_outputs(member: SeqzooTask, data_dir: str | None) -> tuple[Any, dict[str, torch.Tensor]]:
+    """One member over its recipe's test split in file order, read through its own preprocessing:
+    forecasts, truth and the naive forecast in the data's units, or class probabilities and labels."""
+    if not member.recipe:
+        raise ArtifactError("an ensemble member carries no recipe.yaml, so its test data cannot be rebuilt")
+    datamodule = datamodule_from_recipe(member.recipe, data_dir)
+    datamodule.preprocessing = member.preprocessing
+    datamodule.setup("test")
+    pre, parts = member.preprocessor, {"output": [], "truth": [], "naive": []}
+    member.eval()
+    with torch.inference_mode():
+        for i, batch in enumerate(datamodule.predict_dataloader()):
+            parts["output"].append(member.predict_step(batch, i).double())
+            if member.task_name == "forecasting":
+                x, y = batch
+                parts["truth"].append(pre.denormalize(y.double()))
+                target = x[..., pre.target_index].double()
+                parts["naive"].append(pre.denormalize(target if y.ndim == 2 else target[:, -1]))
+            else:
+                parts["truth"].append(batch[-1])
+    return datamodule, {k: torch.cat(v) for k, v in parts.items() if v}
+
+
+def _scores(task: str, output: torch.Tensor, truth: torch.Tensor, num_classes: int) -> dict[str, float]:
+    if task == "forecasting":
+        error = output - truth
+        return {"test_mae": error.abs().mean().item(), "test_mse": error.square().mean().item()}
+    from seqzoo.tasks.classification import _metrics
+
+    metrics = _metrics(num_classes).clone(prefix="test_")
+    metrics.update(output.float(), truth.long())
+    return {k: float(v) for k, v in metrics.compute().items()}
+
+
+def evaluate_ensemble(
+    ensemble: Ensemble, data_dir: str | None = None
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The ensemble's test metrics, each member's on the same examples (`NAME:test_mae`, ...), and the
+    naive forecast's for forecasters.
+
+    Each member reads the test split through its own preprocessing, rebuilt from its own recipe; the
+    members share the task protocol, so they see the same examples in the same order, which is checked:
+    their targets must agree. Outputs combine as `Ensemble.predict` combines them (the mean).
+    """
+    first = ensemble.members[0]
+    datamodule, reference = _test_outputs(first, data_dir)
+    outputs = [reference["output"]]
+    for member, name in zip(ensemble.members[1:], ensemble.names[1:], strict=True):
+        _, seen = _test_outputs(member, data_dir)
+        truth = seen["truth"]
+        if truth.shape != reference["truth"].shape or not torch.allclose(
+            truth.double(), reference["truth"].double(), atol=1e-3
+        ):
+            raise InputError(
+                f"member {name!r} reads other test examples than {ensemble.names[0]!r} (targets differ); "
+                "ensemble members must be trained on the same data"
+            )
+        outputs.append(seen["output"])
+    classes = first.hparams.get("num_classes", 2)
+    truth = reference["truth"]
+    metrics = _scores(first.task_name, torch.stack(outputs).mean(0), truth, classes)
+    if "naive" in reference:
+        naive = _scores("forecasting", reference["naive"], truth, classes)
+        metrics.update({k.replace("test_", "test_naive_"): v for k, v in naive.items()})
+    for name, output in zip(ensemble.names, outputs, strict=True):
+        metrics.update(
+            {f"{name}:{k}": v for k, v in _scores(first.task_name, output, truth, classes).items()}
+        )
     return metrics, datamodule.describe()

@@ -116,3 +116,49 @@ def test_classifiers_soft_vote():
     binary = ClassificationTask(arch="gru", num_classes=2, preprocessing=scaler)
     with pytest.raises(InputError, match="num_classes 3 vs 2"):
         seqzoo.ensemble([members[0], binary])
+
+
+def test_evaluate_measures_the_ensemble_and_each_member_on_the_same_test_windows(test_windows):
+    """Member scores equal their cards (so every member saw the card's windows in the same order), and
+    the ensemble's equals the mean forecast scored through the public predict path."""
+    from seqzoo.evaluation import evaluate
+
+    x, y = test_windows
+    ens = seqzoo.ensemble(SYNTHETIC[:2])
+    metrics, data = evaluate(ens)
+    for name in SYNTHETIC[:2]:
+        card = seqzoo.load(name).artifact_config["metrics"]
+        assert metrics[f"{name}:test_mae"] == pytest.approx(card["test_mae"], rel=1e-5)
+        assert metrics[f"{name}:test_mse"] == pytest.approx(card["test_mse"], rel=1e-5)
+    assert metrics["test_mae"] == pytest.approx(float(np.abs(ens.predict(x) - y).mean()), rel=1e-5)
+    assert metrics["test_naive_mae"] == pytest.approx(0.1210, abs=1e-4)
+    assert data["name"].startswith("synthetic")
+    with pytest.raises(InputError, match="test split only"):
+        evaluate(ens, split="val")
+
+
+def test_cli_evaluates_an_ensemble_folder(tmp_path):
+    from .conftest import run_seqzoo
+
+    folder = seqzoo.ensemble(SYNTHETIC[:2]).save_pretrained(tmp_path / "pair")
+    printed = json.loads(run_seqzoo("evaluate", str(folder), "--json").stdout)
+    assert set(printed) == {
+        "test_mae",
+        "test_mse",
+        "test_naive_mae",
+        "test_naive_mse",
+        *(f"{n}:{k}" for n in SYNTHETIC[:2] for k in ("test_mae", "test_mse")),
+    }
+
+
+def test_members_that_read_other_test_data_are_refused(tmp_path):
+    """A member whose recipe draws other series (another seed) would be averaged with the wrong truth."""
+    from seqzoo.evaluation import evaluate
+
+    folder = seqzoo.load("lstm.synthetic").save_pretrained(tmp_path / "lstm-other-data")
+    recipe = folder / "recipe.yaml"
+    text = recipe.read_text()
+    assert "    seed: 0\n" in text
+    recipe.write_text(text.replace("    seed: 0\n", "    seed: 7\n"))
+    with pytest.raises(InputError, match="reads other test examples than 'gru.synthetic'"):
+        evaluate(seqzoo.ensemble(["gru.synthetic", folder]))
