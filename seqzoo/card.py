@@ -6,6 +6,8 @@ from typing import Any
 
 import yaml
 
+from seqzoo.hub import is_repo_id
+
 HUB_TASK = {
     "forecasting": "time-series-forecasting",
     "classification": "text-classification",
@@ -97,8 +99,9 @@ def render_card(config: dict[str, Any]) -> str:
         "datasets": [data["name"]] if data.get("name") else [],
         "model-index": model_index(config) if config["metrics"] else [],
     }
-    if config["provenance"].get("pretrained"):
-        meta["base_model"] = config["provenance"]["pretrained"].get("name")  # the Hub's fine-tune lineage
+    source = (config["provenance"].get("pretrained") or {}).get("name")
+    if isinstance(source, str) and is_repo_id(source):  # the Hub checks base_model names a Hub model
+        meta["base_model"] = source
     rows = "\n".join(f"| {METRIC_LABELS.get(k, (k, k))[1]} | {v:.6g} |" for k, v in config["metrics"].items())
     metrics = f"| metric | value |\n| --- | --- |\n{rows}" if rows else "Not evaluated."
     model_mae, naive_mae = config["metrics"].get("test_mae"), config["metrics"].get("test_naive_mae")

@@ -13,7 +13,7 @@ import yaml
 from safetensors.torch import load_file
 
 import seqzoo
-from seqzoo.card import read_card_metadata
+from seqzoo.card import read_card_metadata, render_card
 from seqzoo.catalog import pretrained_path
 from seqzoo.cli import _lightning_cli
 from seqzoo.data.synthetic import SeriesScaler, SyntheticDataModule
@@ -112,7 +112,9 @@ def test_seqzoo_fit_with_a_new_head_then_export_records_where_it_started(tmp_pat
     card = (out / "README.md").read_text()
     assert f"Fine-tuned from `gru.synthetic` (model.safetensors sha256 `{started['weights_sha256']}`)" in card
     assert "keeping a new, freshly initialised head; frozen: nothing." in card
-    assert read_card_metadata(card)["base_model"] == "gru.synthetic"
+    assert "base_model" not in read_card_metadata(card)  # a bundled name is no Hub model id
+    from_hub = {**config, "provenance": {**config["provenance"], "pretrained": {**started, "name": "acme/gru"}}}
+    assert read_card_metadata(render_card(from_hub))["base_model"] == "acme/gru"
 
     model = seqzoo.load(out)
     assert model.pretrained_from == started
