@@ -113,7 +113,8 @@ def test_seqzoo_fit_with_a_new_head_then_export_records_where_it_started(tmp_pat
     assert f"Fine-tuned from `gru.synthetic` (model.safetensors sha256 `{started['weights_sha256']}`)" in card
     assert "keeping a new, freshly initialised head; frozen: nothing." in card
     assert "base_model" not in read_card_metadata(card)  # a bundled name is no Hub model id
-    from_hub = {**config, "provenance": {**config["provenance"], "pretrained": {**started, "name": "acme/gru"}}}
+    hub_source = {**started, "name": "acme/gru"}
+    from_hub = {**config, "provenance": {**config["provenance"], "pretrained": hub_source}}
     assert read_card_metadata(render_card(from_hub))["base_model"] == "acme/gru"
 
     model = seqzoo.load(out)
