@@ -68,6 +68,15 @@ def test_many_to_many_gives_one_prediction_per_step(name):
 
 
 @pytest.mark.parametrize("name", TOKEN_MODELS)
+def test_embeddings_start_small_as_in_keras_with_a_zero_padding_row(name):
+    """N(0, 1) embeddings saturated the gates: IMDB LSTM validation accuracy after one epoch was 0.605
+    with them and 0.776 with uniform(-0.05, 0.05)."""
+    weight = seqzoo.create_model(name, vocab_size=1000, embedding_dim=16).embedding.weight
+    assert weight[1:].abs().max() <= 0.05 and weight[1:].std() > 0.02
+    assert torch.count_nonzero(weight[0]) == 0
+
+
+@pytest.mark.parametrize("name", TOKEN_MODELS)
 def test_token_input_padded_to_500_gets_the_same_prediction(name):
     torch.manual_seed(0)
     model = seqzoo.create_model(name, vocab_size=50, embedding_dim=8).eval()

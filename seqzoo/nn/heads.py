@@ -20,6 +20,12 @@ class SequenceNet(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0) if vocab_size else None
+        if self.embedding is not None:
+            # Keras's uniform(-0.05, 0.05), not PyTorch's N(0, 1): unit-scale embeddings saturate the
+            # recurrent gates from the first step, and IMDB models learned several times slower.
+            with torch.no_grad():
+                self.embedding.weight.uniform_(-0.05, 0.05)
+                self.embedding.weight[0].zero_()  # padding reads as nothing
         self.encoder = encoder
         self.head = nn.Linear(encoder.output_size, output_size)
 
