@@ -76,8 +76,19 @@ def trainer_throughput(case: Case, warmup: int, batches: int) -> float:
 
 def loop_throughput(case: Case, warmup: int, batches: int) -> float:
     """Samples per second of the plain loop anyone would write over `task.net`: zero_grad, loss, backward,
-    clip, step; the optimizer is the one the task configures (class, learning rate, weight decay)."""
+    clip, step; the optimizer is the one the task configures (class, learning rate, weight decay). Subnormals
+    are flushed on CPU as `seqzoo fit` flushes them, so the ratio is the cost of Lightning and the data path
+    alone (flushing alone made CPU GRU training about 3x faster; see benchmarks/peers.py)."""
     net, h = case.task.net, case.task.hparams
+    flushing = next(net.parameters()).device.type == "cpu" and torch.set_flush_denormal(True)
+    try:
+        return _timed_loop(case, net, h, warmup, batches)
+    finally:
+        if flushing:
+            torch.set_flush_denormal(False)
+
+
+def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int) -> float:
     opt_class = torch.optim.AdamW if h.optimizer == "adamw" else torch.optim.Adam
     opt = opt_class(net.parameters(), lr=h.lr, weight_decay=h.weight_decay)
     device = next(net.parameters()).device

@@ -185,6 +185,18 @@ class SeqzooTask(pl.LightningModule):
             return
         rng.restore(state, self.trainer.strategy.root_device)
 
+    def on_fit_start(self) -> None:
+        """On CPU, train with subnormal floats flushed to zero, as TensorFlow does by default: gradients
+        through long recurrences underflow into subnormals, which cost the CPU many cycles each. A GRU(32)
+        over 240 Jena steps trained about 3x faster (benchmarks/peers.py); only values below 1e-38 change.
+        The setting is the process's, so it is switched back off when fitting ends."""
+        self._flushing_denormals = self.device.type == "cpu" and torch.set_flush_denormal(True)
+
+    def on_fit_end(self) -> None:
+        if getattr(self, "_flushing_denormals", False):
+            torch.set_flush_denormal(False)
+            self._flushing_denormals = False
+
     # -- training configuration ----------------------------------------------------------------
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return run_network(self.net, x, lengths)
