@@ -129,6 +129,12 @@ def save_pretrained(
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ArtifactError(f"refusing to save non-finite weights in {bad[:5]}")
+    mismatch = vocabulary_mismatch(task.net, task.preprocessing)
+    if mismatch:  # `load` would refuse the folder: refuse to write it
+        raise ArtifactError(
+            f"refusing to save: the tokenizer has {mismatch[0]} tokens but the embedding has {mismatch[1]} "
+            "rows; build the model with arch_kwargs.vocab_size equal to the tokenizer's vocab_size"
+        )
     stored, metadata = _stored_weights(state, weights_dtype)
     config = build_config(task, name, metrics, data, limitations, training)
     tokenizer = _take_tokenizer(config)

@@ -256,6 +256,18 @@ def test_vocabulary_sizes_must_agree_when_training(datamodule):
         quiet_trainer(1).fit(task, datamodule=datamodule)
 
 
+def test_an_artifact_load_would_refuse_is_never_written(tokenizer, tmp_path):
+    """A model built with a tokenizer of another size used to be saved, and only `load` said no."""
+    task = ClassificationTask(
+        arch="gru",
+        arch_kwargs={"vocab_size": 100, "embedding_dim": 4, "hidden_size": 4},
+        preprocessing=tokenizer.to_config(),
+    )
+    with pytest.raises(ArtifactError, match="refusing to save: the tokenizer has 70 tokens but the embedding"):
+        task.save_pretrained(tmp_path / "mismatched")
+    assert not (tmp_path / "mismatched").exists()
+
+
 # -- predict -----------------------------------------------------------------------------------------
 def test_predict_returns_positive_probabilities(tokenizer):
     out = model("lstm", tokenizer).predict(["A wonderful film.", "Two hours I will never get back."])
