@@ -263,7 +263,9 @@ def test_an_artifact_load_would_refuse_is_never_written(tokenizer, tmp_path):
         arch_kwargs={"vocab_size": 100, "embedding_dim": 4, "hidden_size": 4},
         preprocessing=tokenizer.to_config(),
     )
-    with pytest.raises(ArtifactError, match="refusing to save: the tokenizer has 70 tokens but the embedding"):
+    with pytest.raises(
+        ArtifactError, match="refusing to save: the tokenizer has 70 tokens but the embedding has 100 rows"
+    ):
         task.save_pretrained(tmp_path / "mismatched")
     assert not (tmp_path / "mismatched").exists()
 
