@@ -136,7 +136,9 @@ def test_timestamps_parse_the_station_format(text, expected):
     assert parsed[0] == pd.Timestamp(expected) and parsed.name == "Date Time"
 
 
-@pytest.mark.parametrize("impossible", ["31.02.2024 00:10:00", "29.02.2023 00:00:00", "01.06.2024 24:10:00"])
+@pytest.mark.parametrize(
+    "impossible", ["31.02.2024 00:10:00", "29.02.2023 00:00:00", "01.06.2024 24:10:00", "01.06.2024 23:60:00"]
+)
 def test_impossible_dates_are_errors_not_rolled_over(impossible):
     """The fast (Arrow) parser reads 31.02. as 02.03.; such a reading must not become another time."""
     with pytest.raises(DataError, match="does not hold %d.%m.%Y %H:%M:%S timestamps"):

@@ -33,15 +33,27 @@ def _text(path: Path) -> str:
         return raw.decode("latin-1")  # older station exports write unit signs in latin-1
 
 
+# Each time format's fields as a regular expression, to check what Arrow parsed against what was written.
+_CLOCK = r" (?P<hour>\d\d):(?P<minute>\d\d):(?P<second>\d\d)$"
+TIME_FIELDS = {
+    "%d.%m.%Y %H:%M:%S": r"^(?P<day>\d\d)\.(?P<month>\d\d)\.(?P<year>\d{4})" + _CLOCK,
+    "%Y-%m-%d %H:%M:%S": r"^(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)" + _CLOCK,
+}
+
+
 def _arrow_times(text: pd.Series, fmt: str) -> pd.DatetimeIndex | None:
     """Arrow parses a fixed format about 10x faster than pandas, which counts in every `predict`; but it
-    rolls impossible dates over (31.02. -> 02.03.), so only a parse that formats back to the very same
-    text is kept. None: let pandas parse it, or say precisely what is wrong."""
+    rolls impossible dates over (31.02. -> 02.03.), so a parse is kept only if every field of every
+    reading (day, month, year, hour, minute, second) is what the text says. None: let pandas parse it,
+    or say precisely what is wrong."""
     try:
         array = pa.array(text, type=pa.string())
         parsed = pc.strptime(array, format=fmt, unit="s")
-        if not pc.all(pc.equal(pc.strftime(parsed, format=fmt), array)).as_py():
-            return None
+        written = pc.extract_regex(array, TIME_FIELDS[fmt])
+        for field in ("day", "month", "year", "hour", "minute", "second"):
+            same = pc.equal(pc.cast(pc.struct_field(written, field), pa.int64()), getattr(pc, field)(parsed))
+            if not pc.all(same).as_py():
+                return None
     except (pa.ArrowException, ValueError, TypeError):
         return None
     return pd.DatetimeIndex(parsed.to_pandas(), name=text.name).as_unit("us")
@@ -83,7 +95,9 @@ def select_features(frame: pd.DataFrame, columns: list[str], source: str) -> pd.
             values = selected.apply(pd.to_numeric, errors="raise").astype(np.float64)
     except (ValueError, TypeError) as err:
         raise DataError(f"{source}: non-numeric values in the feature columns ({err})") from err
-    return values.mask(values == PLACEHOLDER)
+    array = values.to_numpy(dtype=np.float64, copy=True)  # not DataFrame.mask: predict runs this per call
+    array[array == PLACEHOLDER] = np.nan
+    return pd.DataFrame(array, index=values.index, columns=values.columns)
 
 
 def read_station_file(path: str | Path, columns: list[str] = CLASSIC_FEATURES) -> pd.DataFrame:

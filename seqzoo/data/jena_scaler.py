@@ -172,8 +172,9 @@ class JenaScaler:
         twice = sorted({c for c in names[names.duplicated()] if c in self.columns})
         if twice:
             raise InputError(f"input has the columns {twice} more than once; expected each once")
+        dtypes = raw.dtypes  # a new Series per access: read once, not once per column
         for position in np.flatnonzero(names.isin(self.columns)):
-            dtype = raw.dtypes.iloc[position]  # the column itself is only read when it holds text
+            dtype = dtypes.iloc[position]  # the column itself is only read when it holds text
             if pd.api.types.is_string_dtype(dtype):  # text or Python objects: what do they parse to?
                 try:
                     dtype = pd.to_numeric(raw.iloc[:, position], errors="coerce").dtype  # unparsable -> NaN
