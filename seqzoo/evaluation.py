@@ -102,9 +102,9 @@ def _scores(task: str, output: torch.Tensor, truth: torch.Tensor, num_classes: i
     if task == "forecasting":
         error = output - truth
         return {"test_mae": error.abs().mean().item(), "test_mse": error.square().mean().item()}
-    from seqzoo.tasks.classification import _metrics
+    from seqzoo.tasks.classification import class_metrics
 
-    metrics = _metrics(num_classes).clone(prefix="test_")
+    metrics = class_metrics(num_classes).clone(prefix="test_")
     metrics.update(output.float(), truth.long())
     return {k: float(v) for k, v in metrics.compute().items()}
 

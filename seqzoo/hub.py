@@ -7,6 +7,7 @@ Everything network-related goes through `huggingface_hub`, so its cache, `HF_END
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -149,8 +150,6 @@ def published_files(folder: Path) -> list[str]:
     `check_loads`, which has validated the ensemble's manifest."""
     if not is_ensemble(folder):
         return [f for f in ARTIFACT_FILES if (folder / f).is_file()]
-    import json
-
     members = [e["folder"] for e in json.loads((folder / ENSEMBLE_FILES[0]).read_text())["members"]]
     files = [f for f in ENSEMBLE_FILES if (folder / f).is_file()]
     return files + [f"{m}/{f}" for m in members for f in ARTIFACT_FILES if (folder / m / f).is_file()]

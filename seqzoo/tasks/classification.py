@@ -21,7 +21,8 @@ from seqzoo.inference import class_logits, class_probabilities
 from seqzoo.tasks.base import SeqzooTask
 
 
-def _metrics(num_classes: int) -> MetricCollection:
+def class_metrics(num_classes: int) -> MetricCollection:
+    """Accuracy, F1 and AUROC: binary for two classes, else micro accuracy, macro F1, one-vs-rest AUROC."""
     if num_classes == 2:
         return MetricCollection({"accuracy": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
     return MetricCollection(
@@ -82,7 +83,7 @@ class ClassificationTask(SeqzooTask):
         self.binary = num_classes == 2
         self.loss_fn = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()
         self.metrics = nn.ModuleDict(
-            {s: _metrics(num_classes).clone(prefix=f"{s}_") for s in ("val", "test")}
+            {s: class_metrics(num_classes).clone(prefix=f"{s}_") for s in ("val", "test")}
         )
 
     @staticmethod
