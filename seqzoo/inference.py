@@ -23,13 +23,14 @@ def run_network(net: nn.Module, x: Tensor, lengths: Tensor | None = None) -> Ten
     return net(x) if lengths is None else net(x, lengths=lengths)
 
 
-def forecast(net: nn.Module, x: Tensor, target_index: int, predict_delta: bool) -> Tensor:
-    """The forecast in normalised units, `(batch,)` or `(batch, time)`; with `predict_delta` the network
-    predicts the change from the last observed target (per step for many-to-many networks)."""
+def forecast(net: nn.Module, x: Tensor, delta_of: int | None = None) -> Tensor:
+    """The forecast in normalised units, `(batch,)` or `(batch, time)`. With `delta_of`, the index of the
+    target among the inputs, the network predicts the change from the last observed target (per step for
+    many-to-many networks); without, its output is the forecast itself."""
     out = run_network(net, x).squeeze(-1)
-    if not predict_delta:
+    if delta_of is None:
         return out
-    target = x[..., target_index]
+    target = x[..., delta_of]
     return out + (target if out.ndim == 2 else target[:, -1])
 
 
@@ -44,8 +45,8 @@ def class_probabilities(logits: Tensor, binary: bool) -> Tensor:
 
 
 def _forecasting_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callable[..., Tensor]:
-    delta = bool(kwargs.get("predict_delta", False))
-    return lambda x: forecast(net, x, pre.target_index, delta).unsqueeze(-1)  # the network's output shape
+    delta_of = pre.target_index if kwargs.get("predict_delta", False) else None
+    return lambda x: forecast(net, x, delta_of).unsqueeze(-1)  # the network's output shape
 
 
 def _classification_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callable[..., Tensor]:

@@ -107,7 +107,7 @@ class ForecastingTask(SeqzooTask):
         trainer.gradient_clip_val = None
 
     def _predict_normalised(self, x: Tensor) -> Tensor:
-        return forecast(self.net, x, self.preprocessor.target_index, self.hparams.predict_delta)
+        return forecast(self.net, x, self.preprocessor.target_index if self.hparams.predict_delta else None)
 
     def _naive(self, x: Tensor, y: Tensor) -> Tensor:
         target = x[..., self.preprocessor.target_index]
