@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+import torch
+from figures import plt, save_png  # first: it picks the file-only backend
 
-matplotlib.use("Agg")  # files only, no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-import seqzoo  # noqa: E402
+import seqzoo
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {  # name -> (label, the book's exact match after 25 epochs, DLFS2 ch. 7; None: not in the book)
@@ -30,7 +27,6 @@ MODELS = {  # name -> (label, the book's exact match after 25 epochs, DLFS2 ch. 
     "seq2seq_peeky.addition": ("+ reversed + peeky", 0.99),
     "seq2seq_attention.addition": ("+ reversed + attention", None),
 }
-PNG = {"dpi": 110, "metadata": {"Software": None}}
 
 
 def plot_curves(out: Path) -> Path:
@@ -62,11 +58,7 @@ def plot_curves(out: Path) -> Path:
         ax.grid(alpha=0.3)
     exact.legend(loc="center right", fontsize=8)
     fig.suptitle("Addition: the 5,000 test questions after every epoch")
-    path = out / "addition_curves.png"
-    fig.tight_layout()
-    fig.savefig(path, **PNG)
-    plt.close(fig)
-    return path
+    return save_png(fig, out / "addition_curves.png")
 
 
 def plot_attention(out: Path, question: str = "508+77") -> Path:
@@ -85,11 +77,7 @@ def plot_attention(out: Path, question: str = "508+77") -> Path:
         ylabel="decoder input",
         title=f"Attention for {question} = {model.predict([question])[0]}",
     )
-    fig.tight_layout()
-    path = out / "addition_attention.png"
-    fig.savefig(path, **PNG)
-    plt.close(fig)
-    return path
+    return save_png(fig, out / "addition_attention.png")
 
 
 def main() -> None:

@@ -15,14 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from figures import plt, save_png  # first: it picks the file-only backend
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 ROOT = Path(__file__).resolve().parents[1]
-PNG = {"dpi": 110, "metadata": {"Software": None}}  # no version stamp: reruns give the same bytes
 SWEEPS = {"lookback": ("steps", "steps per window (lookback rows / 6)"), "width": ("width", "width")}
 
 
@@ -71,11 +67,7 @@ def plot_cost_growth(rows: list[dict], out: Path) -> Path:
         ax.legend(fontsize=8)
     note = "; hollow: denormals flushed to zero" if flushed else ""
     fig.suptitle(f"200 batches of 128 windows, forward + backward + AdamW; {device}{note}", fontsize=9)
-    fig.tight_layout()
-    path = out / "benchmark_cost_growth.png"
-    fig.savefig(path, **PNG)
-    plt.close(fig)
-    return path
+    return save_png(fig, out / "benchmark_cost_growth.png")
 
 
 def main(argv: list[str] | None = None) -> int:

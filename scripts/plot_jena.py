@@ -14,20 +14,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from figures import plt, save_png  # first: it picks the file-only backend
 
-matplotlib.use("Agg")  # files only, no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import seqzoo  # noqa: E402
-from seqzoo.catalog import catalog  # noqa: E402
-from seqzoo.data.jena_files import read_station_files  # noqa: E402
+import seqzoo
+from seqzoo.catalog import catalog
+from seqzoo.data.jena_files import read_station_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_FILE = "jena_roof_2024-06-09_2024-10-20_10min.csv.gz"
 STRETCH = ("2024-07-01", "2024-07-21")
-PNG = {"dpi": 110, "metadata": {"Software": None}}
 
 
 def best_model() -> str:
@@ -52,11 +48,7 @@ def plot_forecasts(data: Path, out: Path) -> Path:
     ax.set(ylabel="air temperature (degC)", title="Jena, July 2024 (test period): forecasts made 24 h ahead")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    path = out / "jena_forecasts.png"
-    fig.tight_layout()
-    fig.savefig(path, **PNG)
-    plt.close(fig)
-    return path
+    return save_png(fig, out / "jena_forecasts.png")
 
 
 def plot_curves(out: Path) -> Path:
@@ -73,11 +65,7 @@ def plot_curves(out: Path) -> Path:
     ax.set_ylim(top=3.6)  # dense.jena starts far above; its best is still in view
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    path = out / "jena_curves.png"
-    fig.tight_layout()
-    fig.savefig(path, **PNG)
-    plt.close(fig)
-    return path
+    return save_png(fig, out / "jena_curves.png")
 
 
 if __name__ == "__main__":

@@ -16,22 +16,18 @@ import argparse
 import sys
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from figures import plt, save_png  # first: it picks the file-only backend
 
-matplotlib.use("Agg")  # files only, no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import seqzoo  # noqa: E402
-from seqzoo.catalog import catalog  # noqa: E402
-from seqzoo.data.synthetic import sum_of_sines, windows_of  # noqa: E402
+import seqzoo
+from seqzoo.catalog import catalog
+from seqzoo.data.synthetic import sum_of_sines, windows_of
 
 ROOT = Path(__file__).resolve().parents[1]
 UNSEEN_SEED = 2026  # the recipes train on seed 0; these series were never seen (as in `seqzoo demo`)
 UNSEEN_SERIES, SERIES_LENGTH, SHOWN_STEPS = 4, 1000, 300
 NOISE_FLOOR = 0.05 * np.sqrt(2 / np.pi)  # MAE of a perfect forecast under the series' N(0, 0.05^2) noise
-PNG = {"dpi": 110, "metadata": {"Software": None}}  # no version stamp: reruns give the same bytes
 
 
 def plot_predictions(out: Path) -> Path:
@@ -66,11 +62,7 @@ def plot_predictions(out: Path) -> Path:
     bottom.legend(loc="upper right", fontsize=8, ncols=3)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = out / "synthetic_predictions.png"
-    fig.savefig(path, **PNG)
-    plt.close(fig)
-    return path
+    return save_png(fig, out / "synthetic_predictions.png")
 
 
 def metrics_files(curves: Path, runs: Path) -> dict[str, list[Path]]:
@@ -101,11 +93,7 @@ def plot_training(files: dict[str, Path], out: Path) -> Path:
     right.legend(fontsize=8, loc="upper right", bbox_to_anchor=(1, 0.93))  # between baseline and curves
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    path = out / "synthetic_training.png"
-    fig.savefig(path, **PNG)
-    plt.close(fig)
-    return path
+    return save_png(fig, out / "synthetic_training.png")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -31,6 +32,8 @@ PAGES = sorted(p for p in DOCS.rglob("*.md") if python_blocks(p))
 
 
 def _load_script(name: str):
+    if str(ROOT / "scripts") not in sys.path:  # as when run: the scripts import their shared figures.py
+        sys.path.insert(0, str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
