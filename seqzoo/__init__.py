@@ -30,14 +30,9 @@ def load(
     Raises `UnknownNameError` (with the closest catalogue names) for a name that is none of these,
     and `ArtifactError` naming the file for a missing, corrupt or mismatched artifact.
     """
-    from seqzoo.artifact import load_artifact
-    from seqzoo.ensembles import MANIFEST, load_ensemble
-    from seqzoo.hub import resolve
+    from seqzoo.hub import load_folder, resolve
 
-    folder = resolve(name_or_path, revision=revision, local_files_only=local_files_only)
-    if (folder / MANIFEST).is_file():
-        return load_ensemble(folder)
-    return load_artifact(folder)
+    return load_folder(resolve(name_or_path, revision=revision, local_files_only=local_files_only))
 
 
 def predictor(
@@ -48,11 +43,11 @@ def predictor(
 
     Takes what `load` takes, except ensemble folders; `.predict` answers exactly as `load(...).predict`.
     """
-    from seqzoo.artifact import ENSEMBLE_MANIFEST, load_predictor
-    from seqzoo.hub import resolve
+    from seqzoo.artifact import load_predictor
+    from seqzoo.hub import is_ensemble, resolve
 
     folder = resolve(name_or_path, revision=revision, local_files_only=local_files_only)
-    if (folder / ENSEMBLE_MANIFEST).is_file():
+    if is_ensemble(folder):
         raise InputError(f"{folder} is an ensemble; load it with seqzoo.load, which averages its members")
     return load_predictor(folder)
 

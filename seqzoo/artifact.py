@@ -32,7 +32,6 @@ FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
 CONFIG, WEIGHTS, RECIPE, CARD = "config.json", "model.safetensors", "recipe.yaml", "README.md"
 TOKENIZER = "tokenizer.json"
-ENSEMBLE_MANIFEST = "ensemble.json"  # a folder holding it is an ensemble (seqzoo.ensembles), not a model
 # Weights are stored as float32, the dtype models compute in, unless a save opts into float16 (half the
 # bytes); the safetensors metadata says so, and only then does loading upcast float16 to float32.
 WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}

@@ -21,10 +21,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import seqzoo
-from seqzoo.artifact import ENSEMBLE_MANIFEST as MANIFEST
 from seqzoo.card import render_ensemble_card
 from seqzoo.errors import ArtifactError, InputError
 from seqzoo.fsutil import atomic_folder
+from seqzoo.hub import ENSEMBLE_MANIFEST as MANIFEST
 from seqzoo.tasks.base import SeqzooTask
 
 FORMAT_VERSION = 1

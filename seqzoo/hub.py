@@ -21,7 +21,8 @@ from seqzoo.errors import ArtifactError, UnknownNameError
 ARTIFACT_FILES = ["config.json", "model.safetensors", "tokenizer.json", "recipe.yaml", "README.md"]
 REQUIRED_FILES = ["config.json", "model.safetensors", "README.md"]
 # An ensemble folder (seqzoo.ensembles): its manifest and card, and one artifact folder per member.
-ENSEMBLE_FILES = ["ensemble.json", "README.md"]
+ENSEMBLE_MANIFEST = "ensemble.json"  # a folder holding it is an ensemble, not a model
+ENSEMBLE_FILES = [ENSEMBLE_MANIFEST, "README.md"]
 ENSEMBLE_PATTERNS = [*ENSEMBLE_FILES, *(f"members/*/{f}" for f in ARTIFACT_FILES)]
 
 
@@ -122,20 +123,20 @@ def download(repo_id: str, revision: str | None = None, local_files_only: bool =
     except (OSError, ValueError) as err:  # invalid repo id or revision, disk full, permissions
         raise ArtifactError(f"{where}: could not fetch it: {err}") from err
     missing = [f for f in ("config.json", "model.safetensors") if not (folder / f).is_file()]
-    if missing and not (folder / ENSEMBLE_FILES[0]).is_file():
+    if missing and not is_ensemble(folder):
         raise ArtifactError(
             f"{where}: not a seqzoo artifact, it has no {' and no '.join(missing)} "
-            f"(a seqzoo repo holds {', '.join(ARTIFACT_FILES)}, or an ensemble's {ENSEMBLE_FILES[0]})"
+            f"(a seqzoo repo holds {', '.join(ARTIFACT_FILES)}, or an ensemble's {ENSEMBLE_MANIFEST})"
         )
     return folder
 
 
 def is_ensemble(folder: Path) -> bool:
-    return (folder / ENSEMBLE_FILES[0]).is_file()
+    return (folder / ENSEMBLE_MANIFEST).is_file()
 
 
-def check_loads(folder: Path):
-    """Build what the folder holds (a model or an ensemble) with every check `seqzoo.load` makes."""
+def load_folder(folder: Path):
+    """What `seqzoo.load` builds from a folder: the ensemble or the model it holds, with every check."""
     if is_ensemble(folder):
         from seqzoo.ensembles import load_ensemble
 
@@ -147,10 +148,10 @@ def check_loads(folder: Path):
 
 def published_files(folder: Path) -> list[str]:
     """The files (relative POSIX paths) that make up the artifact or ensemble in `folder`; call it after
-    `check_loads`, which has validated the ensemble's manifest."""
+    `load_folder`, which has validated the ensemble's manifest."""
     if not is_ensemble(folder):
         return [f for f in ARTIFACT_FILES if (folder / f).is_file()]
-    members = [e["folder"] for e in json.loads((folder / ENSEMBLE_FILES[0]).read_text())["members"]]
+    members = [e["folder"] for e in json.loads((folder / ENSEMBLE_MANIFEST).read_text())["members"]]
     files = [f for f in ENSEMBLE_FILES if (folder / f).is_file()]
     return files + [f"{m}/{f}" for m in members for f in ARTIFACT_FILES if (folder / m / f).is_file()]
 
@@ -187,7 +188,7 @@ def copy_artifacts(
     for name in names:
         hub = name not in catalog() and is_repo_id(name) and not (revision is None and Path(name).exists())
         source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
-        check_loads(source)
+        load_folder(source)
         dest = _destination(to, name)
         if (
             dest.exists()
@@ -228,7 +229,7 @@ def prepare_upload(folder_or_name: str | Path) -> UploadPlan:
 
     text = str(folder_or_name)
     folder = pretrained_path(text) if text in catalog() else Path(text).expanduser()
-    loaded = check_loads(folder)
+    loaded = load_folder(folder)
     required = ENSEMBLE_FILES if is_ensemble(folder) else REQUIRED_FILES
     missing = [f for f in required if not (folder / f).is_file()]
     if missing:
