@@ -11,6 +11,7 @@ import yaml
 
 from seqzoo.data.base import SeqzooDataModule
 from seqzoo.errors import ArtifactError, InputError
+from seqzoo.inference import persistence
 
 if TYPE_CHECKING:
     from seqzoo.ensembles import Ensemble
@@ -91,8 +92,8 @@ def _test_outputs(member: SeqzooTask, data_dir: str | None) -> tuple[Any, dict[s
             if member.task_name == "forecasting":
                 x, y = batch
                 parts["truth"].append(pre.denormalize(y.double()))
-                target = x[..., pre.target_index].double()
-                parts["naive"].append(pre.denormalize(target if y.ndim == 2 else target[:, -1]))
+                naive = persistence(x, pre.target_index, y.ndim == 2)
+                parts["naive"].append(pre.denormalize(naive.double()))
             else:
                 parts["truth"].append(batch[-1])
     return datamodule, {k: torch.cat(v) for k, v in parts.items() if v}

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqzoo.errors import InputError
+from seqzoo.errors import InputError, SeqzooError
 from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
 
 
@@ -23,21 +23,31 @@ def run_network(net: nn.Module, x: Tensor, lengths: Tensor | None = None) -> Ten
     return net(x) if lengths is None else net(x, lengths=lengths)
 
 
+def persistence(x: Tensor, target_index: int, per_step: bool) -> Tensor:
+    """The naive forecast: the last observed target, or each step's target for many-to-many outputs."""
+    target = x[..., target_index]
+    return target if per_step else target[:, -1]
+
+
 def forecast(net: nn.Module, x: Tensor, delta_of: int | None = None) -> Tensor:
     """The forecast in normalised units, `(batch,)` or `(batch, time)`. With `delta_of`, the index of the
     target among the inputs, the network predicts the change from the last observed target (per step for
     many-to-many networks); without, its output is the forecast itself."""
     out = run_network(net, x).squeeze(-1)
-    if delta_of is None:
-        return out
-    target = x[..., delta_of]
-    return out + (target if out.ndim == 2 else target[:, -1])
+    return out if delta_of is None else out + persistence(x, delta_of, out.ndim == 2)
 
 
 def class_logits(net: nn.Module, x: Tensor, lengths: Tensor | None, binary: bool) -> Tensor:
     """One logit per example for two classes (sigmoid), one per class otherwise (softmax)."""
     logits = run_network(net, x, lengths)
     return logits.squeeze(-1) if binary else logits
+
+
+def binary_classes(num_classes: Any) -> bool:
+    """Whether a classifier with `num_classes` outputs one logit (two classes) rather than one per class."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise SeqzooError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    return num_classes == 2
 
 
 def class_probabilities(logits: Tensor, binary: bool) -> Tensor:
@@ -50,7 +60,7 @@ def _forecasting_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Ca
 
 
 def _classification_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callable[..., Tensor]:
-    binary = kwargs.get("num_classes", 2) == 2
+    binary = binary_classes(kwargs.get("num_classes", 2))
     return lambda x, lengths=None: class_probabilities(class_logits(net, x, lengths, binary), binary)
 
 

@@ -36,11 +36,6 @@ class Predictor(nn.Module):
         super().__init__()
         if task not in OUTPUT_STEPS:
             raise SeqzooError(f"task must be one of {sorted(OUTPUT_STEPS)}, got {task!r}")
-        classes = task_kwargs.get("num_classes", 2)
-        if task == "classification" and (
-            isinstance(classes, bool) or not isinstance(classes, int) or classes < 2
-        ):
-            raise SeqzooError(f"num_classes must be an integer >= 2, got {classes!r}")
         self.task_name, self.net = task, net
         self.preprocessing = preprocessing
         self.preprocessor: Preprocessor = preprocessor_from_config(preprocessing)

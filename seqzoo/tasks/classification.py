@@ -16,8 +16,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from seqzoo.errors import SeqzooError
-from seqzoo.inference import class_logits, class_probabilities
+from seqzoo.inference import binary_classes, class_logits, class_probabilities
 from seqzoo.tasks.base import SeqzooTask
 
 
@@ -62,8 +61,7 @@ class ClassificationTask(SeqzooTask):
         freeze: str | list[str] | None = None,
         new_head: bool = False,
     ) -> None:
-        if num_classes < 2:
-            raise SeqzooError(f"num_classes must be >= 2, got {num_classes}")
+        binary = binary_classes(num_classes)
         arch_kwargs = {"output_size": 1 if num_classes == 2 else num_classes, **(arch_kwargs or {})}
         super().__init__(  # by keyword: a reordered base signature must not swap values silently
             arch=arch,
@@ -80,7 +78,7 @@ class ClassificationTask(SeqzooTask):
             freeze=freeze,
             new_head=new_head,
         )
-        self.binary = num_classes == 2
+        self.binary = binary
         self.loss_fn = nn.BCEWithLogitsLoss() if self.binary else nn.CrossEntropyLoss()
         self.metrics = nn.ModuleDict(
             {s: class_metrics(num_classes).clone(prefix=f"{s}_") for s in ("val", "test")}

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
 from seqzoo.errors import SeqzooError
-from seqzoo.inference import forecast
+from seqzoo.inference import forecast, persistence
 from seqzoo.tasks.base import SeqzooTask
 
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
@@ -110,8 +110,7 @@ class ForecastingTask(SeqzooTask):
         return forecast(self.net, x, self.preprocessor.target_index if self.hparams.predict_delta else None)
 
     def _naive(self, x: Tensor, y: Tensor) -> Tensor:
-        target = x[..., self.preprocessor.target_index]
-        return target if y.ndim == 2 else target[:, -1]
+        return persistence(x, self.preprocessor.target_index, y.ndim == 2)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y = batch
