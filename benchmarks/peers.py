@@ -183,7 +183,7 @@ def run(quick: bool) -> list[Result]:
         np.savez(series, **arrays, **geometry, preprocessing=json.dumps(preprocessing))
         sides = train_all(series, threads)
     val = SlidingWindows([torch.from_numpy(s) for s in hourly["val"]], LOOKBACK, 1, DELAY, target_index)
-    truth = val.data[val.window_starts + LOOKBACK - 1 + DELAY, target_index].numpy().astype(np.float64)
+    truth = val.targets(torch.arange(len(val))).numpy().astype(np.float64)
     ours = sides["seqzoo"]
     our_mae, our_epoch = val_mae(ours, truth, target_std), statistics.median(ours["epoch_seconds"][1:])
     results = []

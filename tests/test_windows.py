@@ -39,6 +39,23 @@ def test_no_window_spans_the_gap_between_segments():
     assert (spans.diff(dim=1) == 1).all()  # every window is consecutive rows of a single segment
 
 
+def test_every_window_equals_slicing_its_segment_directly():
+    torch.manual_seed(0)
+    segments = [torch.randn(rows, 3) for rows in (40, 23, 57)]
+    lookback, step, delay = 12, 5, 3  # rows 1, 6, 11 of each window, target row 11 + 3
+    windows = SlidingWindows(segments, lookback, step, delay, target_index=2)
+    expected = [
+        (segment[start + 1 : start + lookback : step], segment[start + lookback - 1 + delay, 2])
+        for segment in segments
+        for start in range(len(segment) - (lookback + delay) + 1)
+    ]
+    order = torch.randperm(len(windows))
+    x, y = windows.__getitems__(order.tolist())
+    assert len(windows) == len(expected) == 26 + 9 + 43
+    for row, index in enumerate(order.tolist()):
+        assert torch.equal(x[row], expected[index][0]) and y[row] == expected[index][1]
+
+
 def test_sequence_targets_are_each_step_shifted_by_the_delay():
     x, y = SlidingWindows([ramp(30, features=1)], lookback=10, delay=1, sequence_targets=True)[3]
     assert (y == x[:, 0] + 1).all() and y.shape == (10,)
@@ -56,6 +73,16 @@ def test_windows_are_start_rows_into_the_segment_not_copies():
 def test_loader_yields_whole_batches():
     batches = list(window_loader(SlidingWindows([ramp(100)], 10), batch_size=32, shuffle=False))
     assert [b[0].shape for b in batches] == [(32, 10, 2)] * 2 + [(26, 10, 2)]
+
+
+def test_a_shuffled_epoch_yields_every_window_once():
+    torch.manual_seed(3)
+    windows = SlidingWindows([ramp(100, features=1), ramp(60, start=1000, features=1)], 10, delay=1)
+    epoch = [y for _, y in window_loader(windows, batch_size=32, shuffle=True)]
+    targets = torch.cat(epoch)
+    assert [len(y) for y in epoch] == [32] * 4 + [12]
+    assert sorted(targets.tolist()) == sorted(windows.targets(torch.arange(len(windows))).tolist())
+    assert targets.tolist() != sorted(targets.tolist())
 
 
 def test_too_short_data_is_a_clear_error():

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from seqzoo.errors import DataError
 
@@ -27,9 +27,11 @@ class SlidingWindows(Dataset):
     """Windows of `lookback` rows (every `step`-th row, ending at the window's last row) and a target
     `delay` rows after that last row, over each segment separately so a window never spans a gap.
 
-    Each segment is a float tensor `(time, features)`; they are kept as one tensor (the segment itself
-    when there is only one: no copy at all) and a window is only a start row. `__getitems__` gathers a
-    whole batch with one indexing operation: no Python work and no copy per window.
+    Each segment is a float tensor `(time, features)`; the rows are kept once, in one tensor (the
+    segment itself when there is only one and `step` is 1: no copy at all), and a window is only a
+    start row. The rows are stored grouped by phase (row number modulo `step`, per segment), so the
+    rows a window samples lie next to each other: `__getitems__` gathers a whole batch as one block
+    copy per window, with no Python work per window.
     """
 
     def __init__(
@@ -50,7 +52,8 @@ class SlidingWindows(Dataset):
             raise DataError(
                 f"no segment is long enough for one window: need {span} rows, longest has {longest}"
             )
-        self.data = usable[0] if len(usable) == 1 else torch.cat(list(usable))
+        blocks = [segment[phase::step] for segment in usable for phase in range(step)]
+        self.data = (blocks[0] if len(blocks) == 1 else torch.cat(blocks)).contiguous()
         offsets = torch.cumsum(torch.tensor([0] + [seg.shape[0] for seg in usable[:-1]]), 0)
         self.window_starts = torch.cat(
             [
@@ -58,24 +61,49 @@ class SlidingWindows(Dataset):
                 for offset, seg in zip(offsets, usable, strict=True)
             ]
         )
+        stored_rows = torch.cat(
+            [
+                offset + torch.arange(phase, seg.shape[0], step)
+                for offset, seg in zip(offsets, usable, strict=True)
+                for phase in range(step)
+            ]
+        )
+        self.storage_position = torch.empty_like(stored_rows)  # of each row, numbered across segments
+        self.storage_position[stored_rows] = torch.arange(len(stored_rows))
         self.input_positions = input_offsets(lookback, step)
         last = torch.tensor([lookback - 1 + delay])
         self.target_positions = self.input_positions + delay if sequence_targets else last
         self.sequence_targets = sequence_targets
         self.target_index = target_index
+        self._target_column = self.data[:, target_index].contiguous()
+        steps, features = len(self.input_positions), self.data.shape[1]
+        # Row i of this view is `steps` stored rows from row i on: one window's inputs when i is the
+        # position of its first input row (every later view row stays inside the storage).
+        self._window_view = self.data.as_strided(
+            (self.data.shape[0] - steps + 1, steps * features), (features, 1), self.data.storage_offset()
+        )
 
     def __len__(self) -> int:
         return len(self.window_starts)
 
     def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
         idx = torch.as_tensor(indices, dtype=torch.long)
-        if idx.numel() and (idx.min() < 0 or idx.max() >= len(self)):
+        lowest, highest = idx.aminmax() if idx.numel() else (0, 0)
+        if lowest < 0 or highest >= len(self):
             raise IndexError(f"window index out of range 0..{len(self) - 1}")
-        starts = self.window_starts[idx, None]
-        rows = (starts + self.input_positions).reshape(-1)
-        x = self.data.index_select(0, rows).view(len(idx), -1, self.data.shape[1])  # (batch, steps, features)
-        y = self.data[starts + self.target_positions, self.target_index]
-        return x, (y if self.sequence_targets else y[:, 0])
+        return self.inputs(idx), self.targets(idx)
+
+    def inputs(self, idx: Tensor) -> Tensor:
+        """The inputs `(batch, steps, features)` of windows `idx`: one block copy each."""
+        first_rows = self.storage_position[self.window_starts[idx] + self.input_positions[0]]
+        x = self._window_view.index_select(0, first_rows)
+        return x.view(len(idx), len(self.input_positions), self.data.shape[1])
+
+    def targets(self, idx: Tensor) -> Tensor:
+        """The targets of windows `idx`: `(batch,)`, or `(batch, steps)` with sequence targets."""
+        rows = self.window_starts[idx, None] + self.target_positions
+        y = self._target_column.take(self.storage_position[rows])
+        return y if self.sequence_targets else y[:, 0]
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         x, y = self.__getitems__([index])
@@ -86,14 +114,25 @@ def _already_batched(batch):
     return batch
 
 
+class IndexBatches(BatchSampler):
+    """Batches of the sampler's indices, each one tensor: the order is read once per epoch instead of
+    index by index for every batch, and `SlidingWindows.__getitems__` takes the tensor as it is. Same
+    constructor as `BatchSampler`, so Lightning can put a distributed sampler in."""
+
+    def __iter__(self):
+        order = torch.as_tensor(list(self.sampler), dtype=torch.long)
+        usable = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        yield from order[:usable].split(self.batch_size)
+
+
 def window_loader(
     dataset: SlidingWindows, batch_size: int, shuffle: bool, num_workers: int = 0
 ) -> DataLoader:
     """A DataLoader that lets the dataset gather whole batches (see `SlidingWindows.__getitems__`)."""
+    sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
+        batch_sampler=IndexBatches(sampler, batch_size, drop_last=False),
         num_workers=num_workers,
         collate_fn=_already_batched,
         persistent_workers=num_workers > 0,
