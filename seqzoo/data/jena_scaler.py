@@ -21,12 +21,15 @@ from seqzoo.preprocessing import register_preprocessor
 
 
 def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> pd.DataFrame:
-    """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year.
+    """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year."""
+    return pd.DataFrame(_derived_columns(frame, wind_vector, time_encoding), index=frame.index)
 
-    The columns are gathered as arrays and framed once: adding them to a DataFrame one by one costs
-    more than the arithmetic, and `predict` runs this on every call.
-    """
-    out = {name: frame[name].to_numpy() for name in frame.columns}
+
+def _derived_columns(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> dict[str, np.ndarray]:
+    """The frame's columns with the derived inputs, as arrays: `predict` runs this on every call, and
+    building a DataFrame column by column costs more than the arithmetic."""
+    values = frame.to_numpy()
+    out = {name: values[:, i] for i, name in enumerate(frame.columns)}
     if wind_vector:
         angle = np.deg2rad(out.pop("wd (deg)"))
         for speed in ("wv (m/s)", "max. wv (m/s)"):
@@ -38,7 +41,7 @@ def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -
         for name, period in (("day", 24 * 3600.0), ("year", 365.2425 * 24 * 3600.0)):
             out[f"{name} sin"] = np.sin(2 * math.pi * seconds / period)
             out[f"{name} cos"] = np.cos(2 * math.pi * seconds / period)
-    return pd.DataFrame(out, index=frame.index)
+    return out
 
 
 @register_preprocessor
@@ -126,7 +129,8 @@ class JenaScaler:
         return values * self.std[self.target_index] + self.mean[self.target_index]
 
     def normalize(self, frame: pd.DataFrame) -> Tensor:
-        values = derive_inputs(frame, self.wind_vector, self.time_encoding)[self.inputs].to_numpy(np.float64)
+        columns = _derived_columns(frame, self.wind_vector, self.time_encoding)
+        values = np.column_stack([columns[name] for name in self.inputs]).astype(np.float64, copy=False)
         return torch.from_numpy((values - np.asarray(self.mean)) / np.asarray(self.std)).float()
 
     def readings(self, raw: Any) -> pd.DataFrame:
@@ -141,18 +145,16 @@ class JenaScaler:
             raise InputError(str(err)) from err
         if len(frame) < self.lookback:
             raise InputError(f"expected at least {self.lookback} rows (the lookback), got {len(frame)}")
-        if frame.isna().any().any():
-            raise InputError(
-                f"input has missing values (NaN or -9999) in {frame.columns[frame.isna().any()].tolist()}"
-            )
-        infinite = ~np.isfinite(frame.to_numpy())
-        if infinite.any():
-            raise InputError(f"input has infinite values in {frame.columns[infinite.any(axis=0)].tolist()}")
-        steps = np.unique(np.asarray(frame.index[1:] - frame.index[:-1]))
-        if len(steps) != 1 or pd.Timedelta(steps[0]) != self.interval:
+        values = frame.to_numpy()  # checked as one array: predict runs these checks on every call
+        for problem, found in (("missing values (NaN or -9999)", np.isnan), ("infinite values", np.isinf)):
+            bad = found(values).any(axis=0)
+            if bad.any():
+                raise InputError(f"input has {problem} in {frame.columns[bad].tolist()}")
+        steps = np.diff(frame.index.values)
+        if (steps != self.interval.to_timedelta64()).any():
             raise InputError(
                 f"expected readings exactly {self.interval_minutes} minutes apart, found intervals "
-                f"{sorted({str(pd.Timedelta(s)) for s in steps})[:3]}"
+                f"{sorted({str(pd.Timedelta(s)) for s in np.unique(steps)})[:3]}"
             )
         return frame
 
