@@ -90,6 +90,30 @@ def test_a_bidirectional_batch_of_mixed_lengths_matches_each_sequence_alone(cell
         assert (out[b, n:] == 0).all()
 
 
+@pytest.mark.parametrize("pool", ["max", "mean"])
+@pytest.mark.parametrize("cell,bidirectional", [("rnn", False), ("lstm", False), ("gru", True)])
+def test_pooled_output_is_over_each_sequences_own_steps(pool, cell, bidirectional):
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(3, [6, 4], cell, bidirectional=bidirectional, pool=pool)
+    lengths = torch.tensor([9, 1, 4])
+    x = torch.randn(3, 9, 3)
+    x[1, 1:], x[2, 4:] = 7.0, -7.0  # garbage padding
+    pooled = enc(x, lengths=lengths)
+    enc.pool, enc.return_sequences = "last", True
+    for b, n in enumerate(lengths.tolist()):
+        steps = enc(x[b : b + 1, :n])[0]  # (n, out), this sequence alone
+        expected = steps.amax(dim=0) if pool == "max" else steps.mean(dim=0)
+        torch.testing.assert_close(pooled[b], expected)
+    assert pooled.shape == (3, 8 if bidirectional else 4)
+
+
+def test_streaming_and_bad_pools_are_refused():
+    with pytest.raises(SeqzooError, match="last step"):
+        RecurrentEncoder(3, 4, "gru", pool="max").init_state(1)
+    with pytest.raises(SeqzooError, match="pool must be one of"):
+        RecurrentEncoder(3, 4, "gru", pool="attention")
+
+
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_step_by_step_matches_the_full_forward(cell):
     torch.manual_seed(0)

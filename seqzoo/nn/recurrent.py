@@ -14,6 +14,18 @@ from seqzoo.registry import register_model
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 State = list  # one entry per layer: Tensor (rnn, gru) or (h, c) tuple (lstm)
+POOLS = ("last", "max", "mean")
+
+
+def pool_steps(seq: Tensor, lengths: Tensor | None, how: str) -> Tensor:
+    """Max or mean of `(batch, time, out)` over each sequence's real steps (all steps without lengths)."""
+    if lengths is None:
+        return seq.amax(dim=1) if how == "max" else seq.mean(dim=1)
+    lengths = lengths.to(seq.device)
+    padded = (torch.arange(seq.shape[1], device=seq.device)[None, :] >= lengths[:, None])[..., None]
+    if how == "max":
+        return seq.masked_fill(padded, float("-inf")).amax(dim=1)
+    return seq.masked_fill(padded, 0).sum(dim=1) / lengths[:, None].to(seq.dtype)
 
 
 class RecurrentEncoder(nn.Module):
@@ -23,7 +35,9 @@ class RecurrentEncoder(nn.Module):
     per-layer sizes and summed bidirectional outputs in one code path. `dropout` drops each layer's
     input and `recurrent_dropout` its recurrent state, both with one mask per sequence (as Keras);
     training with recurrent dropout runs the cell loop of `recurrent_dropout.py` instead of the kernel.
-    Returns the last state `(batch, out)` or, with `return_sequences`, every step `(batch, time, out)`.
+    Returns the last state `(batch, out)`, the top layer's outputs pooled over the real steps (`pool`
+    'max' or 'mean': every step then reaches the head directly, which long token sequences need) or,
+    with `return_sequences`, every step `(batch, time, out)`.
     """
 
     def __init__(
@@ -38,8 +52,11 @@ class RecurrentEncoder(nn.Module):
         recurrent_dropout: float = 0.0,
         nonlinearity: str = "tanh",
         return_sequences: bool = False,
+        pool: str = "last",
     ) -> None:
         super().__init__()
+        if pool not in POOLS:
+            raise SeqzooError(f"pool must be one of {POOLS}, got {pool!r}")
         if cell not in CELLS:
             raise SeqzooError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         if merge not in ("concat", "sum"):
@@ -52,7 +69,7 @@ class RecurrentEncoder(nn.Module):
                 raise SeqzooError(f"{label} must be in [0, 1), got {p}")
         self.cell, self.sizes, self.bidirectional, self.merge = cell, sizes, bidirectional, merge
         self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
-        self.return_sequences = return_sequences
+        self.return_sequences, self.pool = return_sequences, pool
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
         layers, width = [], input_size
         for size in sizes:
@@ -84,7 +101,9 @@ class RecurrentEncoder(nn.Module):
             else:
                 seq, last = self._fused(layer, seq, lengths)
             seq = self._merge(seq)
-        return seq if self.return_sequences else self._last_state(last)
+        if self.return_sequences:
+            return seq
+        return self._last_state(last) if self.pool == "last" else pool_steps(seq, lengths, self.pool)
 
     def _input_dropout(self, x: Tensor) -> Tensor:
         """Keras-style input dropout: one mask per sequence, the same at every time step."""
@@ -135,8 +154,8 @@ class RecurrentEncoder(nn.Module):
 
     # Streaming: feed one step at a time and match the full-sequence forward exactly.
     def init_state(self, batch_size: int, device: torch.device | None = None) -> State:
-        if self.bidirectional:
-            raise SeqzooError("step-by-step use needs a unidirectional encoder (the future is unknown)")
+        if self.bidirectional or self.pool != "last":
+            raise SeqzooError("step-by-step use needs a unidirectional encoder read at its last step")
         zeros = [torch.zeros(1, batch_size, s, device=device) for s in self.sizes]
         return [(z, torch.zeros_like(z)) if self.cell == "lstm" else z for z in zeros]
 
@@ -170,6 +189,7 @@ def _recurrent(
         vocab_size: int | None = None,
         embedding_dim: int = 32,
         nonlinearity: str = "tanh",
+        pool: str = "last",
     ) -> SequenceNet:
         if nonlinearity != "tanh" and cell != "rnn":
             raise SeqzooError(f"nonlinearity applies to simplernn only, not {cell}")
@@ -185,6 +205,7 @@ def _recurrent(
             recurrent_dropout,
             nonlinearity,
             return_sequences,
+            pool,
         )
         return SequenceNet(encoder, output_size, vocab_size=vocab_size, embedding_dim=embedding_dim)
 
