@@ -6,12 +6,14 @@ import gzip
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import torch
 
 from seqzoo.data.jena import JenaDataModule, JenaScaler
 from seqzoo.data.jena_files import (
     CLASSIC_FEATURES,
+    _fixed_width_times,
     contiguous_segments,
     read_station_file,
     read_station_files,
@@ -136,11 +138,30 @@ def test_timestamps_parse_the_station_format(text, expected):
     assert parsed[0] == pd.Timestamp(expected) and parsed.name == "Date Time"
 
 
+def test_station_timestamps_take_the_fixed_width_path_and_agree_with_pandas():
+    text = pd.Series(
+        pd.date_range("2023-12-31 22:00", periods=2000, freq="7min").strftime("%d.%m.%Y %H:%M:%S"),
+        name="Date Time",
+    )
+    fast = _fixed_width_times(text, "%d.%m.%Y %H:%M:%S")
+    assert fast is not None and fast.equals(
+        pd.DatetimeIndex(pd.to_datetime(text, format="%d.%m.%Y %H:%M:%S"))
+    )
+    assert _fixed_width_times(pd.Series(["1.6.2024 00:10:00"]), "%d.%m.%Y %H:%M:%S") is None  # unpadded
+    assert _fixed_width_times(pd.Series(["2024-06-01 00:10:00"]), "%d.%m.%Y %H:%M:%S") is None  # other format
+    assert _fixed_width_times(pd.Series(["01.06.2024 00:10:00x"]), "%d.%m.%Y %H:%M:%S") is None
+    iso = _fixed_width_times(pd.Series(["2024-02-29 23:59:59"]), "%Y-%m-%d %H:%M:%S")
+    assert iso[0] == pd.Timestamp("2024-02-29 23:59:59")
+    chunks = pa.chunked_array([["01.06.2024 00:10:00"], ["01.06.2024 00:20:00"]])  # as long columns are
+    chunked = _fixed_width_times(pd.Series(pd.arrays.ArrowStringArray(chunks)), "%d.%m.%Y %H:%M:%S")
+    assert list(chunked) == [pd.Timestamp("2024-06-01 00:10"), pd.Timestamp("2024-06-01 00:20")]
+
+
 @pytest.mark.parametrize(
     "impossible", ["31.02.2024 00:10:00", "29.02.2023 00:00:00", "01.06.2024 24:10:00", "01.06.2024 23:60:00"]
 )
 def test_impossible_dates_are_errors_not_rolled_over(impossible):
-    """The fast (Arrow) parser reads 31.02. as 02.03.; such a reading must not become another time."""
+    """A fast parser could read 31.02. as 02.03. (Arrow does); such a reading must not become another time."""
     with pytest.raises(DataError, match="does not hold %d.%m.%Y %H:%M:%S timestamps"):
         timestamps(pd.DataFrame({"Date Time": ["01.02.2024 00:00:00", impossible]}), "input")
 
