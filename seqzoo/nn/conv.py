@@ -114,11 +114,18 @@ def conv1d_gru(
     recurrent_dropout: float = 0.5,
     vocab_size: int | None = None,
     embedding_dim: int = 32,
+    pool: str = "last",
 ) -> SequenceNet:
-    """Conv1D blocks with pooling in between, then a GRU (DLwP 6.4.4's defaults)."""
+    """Conv1D blocks with pooling in between, then a GRU (DLwP 6.4.4's defaults); `pool` as for the
+    recurrent architectures (the GRU's last state, or its outputs max- or mean-pooled)."""
     width = embedding_dim if vocab_size else input_size
     conv = ConvEncoder(width, list(channels), kernel_size, pool_size, global_pool=None)
     gru = RecurrentEncoder(
-        conv.output_size, hidden_size, "gru", dropout=dropout, recurrent_dropout=recurrent_dropout
+        conv.output_size,
+        hidden_size,
+        "gru",
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        pool=pool,
     )
     return SequenceNet(ConvRecurrentEncoder(conv, gru), output_size, vocab_size, embedding_dim)
