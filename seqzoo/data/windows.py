@@ -68,15 +68,19 @@ class SlidingWindows(Dataset):
                 for phase in range(step)
             ]
         )
-        self.storage_position = torch.empty_like(stored_rows)  # of each row, numbered across segments
-        self.storage_position[stored_rows] = torch.arange(len(stored_rows))
+        storage_position = torch.empty_like(stored_rows)  # of each row, numbered across segments
+        storage_position[stored_rows] = torch.arange(len(stored_rows))
         self.input_positions = input_offsets(lookback, step)
         last = torch.tensor([lookback - 1 + delay])
         self.target_positions = self.input_positions + delay if sequence_targets else last
         self.sequence_targets = sequence_targets
         self.target_index = target_index
+        # Where each window's first input row and its target rows are stored: a batch is then two lookups.
+        self._first_input = storage_position[self.window_starts + self.input_positions[0]]
+        self._target_storage = storage_position[self.window_starts[:, None] + self.target_positions]
         self._target_column = self.data[:, target_index].contiguous()
         steps, features = len(self.input_positions), self.data.shape[1]
+        self._window_shape = (steps, features)
         # Row i of this view is `steps` stored rows from row i on: one window's inputs when i is the
         # position of its first input row (every later view row stays inside the storage).
         self._window_view = self.data.as_strided(
@@ -95,14 +99,12 @@ class SlidingWindows(Dataset):
 
     def inputs(self, idx: Tensor) -> Tensor:
         """The inputs `(batch, steps, features)` of windows `idx`: one block copy each."""
-        first_rows = self.storage_position[self.window_starts[idx] + self.input_positions[0]]
-        x = self._window_view.index_select(0, first_rows)
-        return x.view(len(idx), len(self.input_positions), self.data.shape[1])
+        x = self._window_view.index_select(0, self._first_input[idx])
+        return x.view(idx.shape[0], *self._window_shape)
 
     def targets(self, idx: Tensor) -> Tensor:
         """The targets of windows `idx`: `(batch,)`, or `(batch, steps)` with sequence targets."""
-        rows = self.window_starts[idx, None] + self.target_positions
-        y = self._target_column.take(self.storage_position[rows])
+        y = self._target_column[self._target_storage[idx]]
         return y if self.sequence_targets else y[:, 0]
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
