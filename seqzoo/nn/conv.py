@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from seqzoo.errors import SeqzooError
 from seqzoo.nn.heads import SequenceNet
-from seqzoo.nn.recurrent import RecurrentEncoder
+from seqzoo.nn.recurrent import RecurrentEncoder, pool_steps
 from seqzoo.registry import register_model
 
 
@@ -65,10 +65,7 @@ class ConvEncoder(nn.Module):
         h, lengths = self.features(x, lengths)
         if self.global_pool is None:
             return h
-        if self.global_pool == "max":
-            return h.amax(dim=1)  # masked positions are 0 and ReLU outputs >= 0: the max is unchanged
-        count = h.new_full((h.shape[0],), h.shape[1]) if lengths is None else lengths.to(h.device, h.dtype)
-        return h.sum(dim=1) / count[:, None]
+        return pool_steps(h, lengths, "max" if self.global_pool == "max" else "mean")
 
 
 class ConvRecurrentEncoder(nn.Module):
