@@ -143,22 +143,42 @@ def test_station_timestamps_take_the_fixed_width_path_and_agree_with_pandas():
         pd.date_range("2023-12-31 22:00", periods=2000, freq="7min").strftime("%d.%m.%Y %H:%M:%S"),
         name="Date Time",
     )
-    fast = _fixed_width_times(text, "%d.%m.%Y %H:%M:%S")
+    fast = _fixed_width_times(text, "%d.%m.%Y %H:%M:%S", "Date Time")
     assert fast is not None and fast.equals(
         pd.DatetimeIndex(pd.to_datetime(text, format="%d.%m.%Y %H:%M:%S"))
     )
-    assert _fixed_width_times(pd.Series(["1.6.2024 00:10:00"]), "%d.%m.%Y %H:%M:%S") is None  # unpadded
-    assert _fixed_width_times(pd.Series(["2024-06-01 00:10:00"]), "%d.%m.%Y %H:%M:%S") is None  # other format
-    assert _fixed_width_times(pd.Series(["01.06.2024 00:10:00x"]), "%d.%m.%Y %H:%M:%S") is None
-    iso = _fixed_width_times(pd.Series(["2024-02-29 23:59:59"]), "%Y-%m-%d %H:%M:%S")
+    station = "%d.%m.%Y %H:%M:%S"
+    assert _fixed_width_times(pd.Series(["1.6.2024 00:10:00"]), station, "t") is None  # unpadded
+    assert _fixed_width_times(pd.Series(["2024-06-01 00:10:00"]), station, "t") is None  # other format
+    assert _fixed_width_times(pd.Series(["01.06.2024 00:10:00x"]), station, "t") is None
+    iso = _fixed_width_times(pd.Series(["2024-02-29 23:59:59"]), "%Y-%m-%d %H:%M:%S", "t")
     assert iso[0] == pd.Timestamp("2024-02-29 23:59:59")
     chunks = pa.chunked_array([["01.06.2024 00:10:00"], ["01.06.2024 00:20:00"]])  # as long columns are
-    chunked = _fixed_width_times(pd.Series(pd.arrays.ArrowStringArray(chunks)), "%d.%m.%Y %H:%M:%S")
+    chunked = _fixed_width_times(pd.Series(pd.arrays.ArrowStringArray(chunks)), "%d.%m.%Y %H:%M:%S", "t")
     assert list(chunked) == [pd.Timestamp("2024-06-01 00:10"), pd.Timestamp("2024-06-01 00:20")]
 
 
+@pytest.mark.parametrize("fmt", ["%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"])
+def test_fixed_width_times_agree_with_pandas_across_calendars(fmt):
+    """Random instants over four centuries (leap years, 1900 and 2100 without a 29 February, 2000 with
+    one, every month's last day) and as text in either format: the integer calendar arithmetic and
+    pandas agree on every one."""
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(np.datetime64("1700-01-01", "s").astype(int), 13_000_000_000, 5000)
+    ends = pd.date_range("1899-01-31", "2101-12-31", freq="ME")  # every month's last day, 1899 to 2101
+    instants = pd.DatetimeIndex(seconds.astype("datetime64[s]")).append(ends + pd.Timedelta("23:59:59"))
+    text = pd.Series(instants.strftime(fmt), name="t")
+    fast = _fixed_width_times(text, fmt, "t")
+    assert fast is not None and fast.equals(pd.DatetimeIndex(pd.to_datetime(text, format=fmt)))
+
+
 @pytest.mark.parametrize(
-    "impossible", ["31.02.2024 00:10:00", "29.02.2023 00:00:00", "01.06.2024 24:10:00", "01.06.2024 23:60:00"]
+    "impossible",
+    [
+        *("31.02.2024 00:10:00", "29.02.2023 00:00:00", "29.02.1900 00:00:00", "31.04.2024 00:00:00"),
+        *("00.06.2024 00:00:00", "01.13.2024 00:00:00", "01.06.2024 24:10:00", "01.06.2024 23:60:00"),
+        "01.06.2024 23:00:60",
+    ],
 )
 def test_impossible_dates_are_errors_not_rolled_over(impossible):
     """A fast parser could read 31.02. as 02.03. (Arrow does); such a reading must not become another time."""

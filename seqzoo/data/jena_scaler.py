@@ -6,6 +6,7 @@ Kept apart from the DataModule (and Lightning) so that serving a model imports o
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -14,22 +15,24 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from seqzoo.data.jena_files import CLASSIC_FEATURES, DataError, select_features, timestamps
-from seqzoo.data.windows import input_offsets
+from seqzoo.data.jena_files import CLASSIC_FEATURES, DataError, clean_names, feature_values, timestamps
+from seqzoo.data.windows import input_offsets, sampled_steps
 from seqzoo.errors import InputError
 from seqzoo.preprocessing import register_preprocessor
 
 
 def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> pd.DataFrame:
     """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year."""
-    return pd.DataFrame(_derived_columns(frame, wind_vector, time_encoding), index=frame.index)
+    columns = _derived_columns(frame.to_numpy(), list(frame.columns), frame.index, wind_vector, time_encoding)
+    return pd.DataFrame(columns, index=frame.index)
 
 
-def _derived_columns(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> dict[str, np.ndarray]:
-    """The frame's columns with the derived inputs, as arrays: `predict` runs this on every call, and
-    building a DataFrame column by column costs more than the arithmetic."""
-    values = frame.to_numpy()
-    out = {name: values[:, i] for i, name in enumerate(frame.columns)}
+def _derived_columns(
+    values: np.ndarray, names: list[str], times: pd.DatetimeIndex, wind_vector: bool, time_encoding: bool
+) -> dict[str, np.ndarray]:
+    """The named columns of `values` with the derived inputs, as arrays: `predict` runs this on every
+    call, and building a DataFrame column by column costs more than the arithmetic."""
+    out = {name: values[:, i] for i, name in enumerate(names)}
     if wind_vector:
         angle = np.deg2rad(out.pop("wd (deg)"))
         for speed in ("wv (m/s)", "max. wv (m/s)"):
@@ -37,7 +40,7 @@ def _derived_columns(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool
             prefix = "max " if speed.startswith("max") else ""
             out[f"{prefix}Wx"], out[f"{prefix}Wy"] = value * np.cos(angle), value * np.sin(angle)
     if time_encoding:
-        seconds = frame.index.values.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+        seconds = times.values.astype("datetime64[s]").astype(np.int64).astype(np.float64)
         for name, period in (("day", 24 * 3600.0), ("year", 365.2425 * 24 * 3600.0)):
             out[f"{name} sin"] = np.sin(2 * math.pi * seconds / period)
             out[f"{name} cos"] = np.cos(2 * math.pi * seconds / period)
@@ -114,6 +117,11 @@ class JenaScaler:
         return pd.Timedelta(minutes=self.interval_minutes)
 
     @property
+    def window_shape(self) -> tuple[int, int]:
+        """(steps, inputs) of one encoded window: what an exported network is traced with."""
+        return sampled_steps(self.lookback, self.step), len(self.inputs)
+
+    @property
     def usage(self) -> str:
         """The card's snippet; the horizon is this model's own (a fine-tune may have changed it)."""
         hours = self.delay * self.interval_minutes / 60
@@ -129,34 +137,43 @@ class JenaScaler:
         return values * self.std[self.target_index] + self.mean[self.target_index]
 
     def normalize(self, frame: pd.DataFrame) -> Tensor:
-        columns = _derived_columns(frame, self.wind_vector, self.time_encoding)
-        values = np.column_stack([columns[name] for name in self.inputs]).astype(np.float64, copy=False)
-        return torch.from_numpy((values - np.asarray(self.mean)) / np.asarray(self.std)).float()
+        """Rows of `frame` (the station columns, indexed by time) -> the model's scaled inputs."""
+        return self._scaled(frame.to_numpy(), list(frame.columns), frame.index)
+
+    def _scaled(self, values: np.ndarray, names: list[str], times: pd.DatetimeIndex) -> Tensor:
+        columns = _derived_columns(values, names, times, self.wind_vector, self.time_encoding)
+        inputs = np.column_stack([columns[name] for name in self.inputs]).astype(np.float64, copy=False)
+        return torch.from_numpy((inputs - np.asarray(self.mean)) / np.asarray(self.std)).float()
 
     def readings(self, raw: Any) -> pd.DataFrame:
         """Validate raw 10-minute readings: a DataFrame with timestamps and the named columns."""
+        values, times = self._checked_readings(raw)
+        return pd.DataFrame(values, index=times, columns=self.columns)
+
+    def _checked_readings(self, raw: Any) -> tuple[np.ndarray, pd.DatetimeIndex]:
+        """`readings` as arrays: `predict` runs this on every call, and pandas costs per operation."""
         if not isinstance(raw, pd.DataFrame):
             raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
-        self._check_columns(raw)
+        names = clean_names(raw)
+        self._check_columns(raw, names)
         try:
-            frame = select_features(raw, self.columns, "input")
-            frame.index = timestamps(raw.rename(columns=lambda c: str(c).strip()), "input")
+            values = feature_values(raw, self.columns, "input", names)
+            times = timestamps(raw, "input", names)
         except DataError as err:
             raise InputError(str(err)) from err
-        if len(frame) < self.lookback:
-            raise InputError(f"expected at least {self.lookback} rows (the lookback), got {len(frame)}")
-        values = frame.to_numpy()  # checked as one array: predict runs these checks on every call
+        if len(values) < self.lookback:
+            raise InputError(f"expected at least {self.lookback} rows (the lookback), got {len(values)}")
         for problem, found in (("missing values (NaN or -9999)", np.isnan), ("infinite values", np.isinf)):
             bad = found(values).any(axis=0)
             if bad.any():
-                raise InputError(f"input has {problem} in {frame.columns[bad].tolist()}")
-        steps = np.diff(frame.index.values)
+                raise InputError(f"input has {problem} in {np.asarray(self.columns)[bad].tolist()}")
+        steps = np.diff(times.values)
         if (steps != self.interval.to_timedelta64()).any():
             raise InputError(
                 f"expected readings exactly {self.interval_minutes} minutes apart, found intervals "
                 f"{sorted({str(pd.Timedelta(s)) for s in np.unique(steps)})[:3]}"
             )
-        return frame
+        return values, times
 
     def windows(self, values: Tensor) -> Tensor:
         """Every window of normalised rows `(time, inputs)` ending at each row from the lookback on:
@@ -165,38 +182,41 @@ class JenaScaler:
         first = int(input_offsets(self.lookback, self.step)[0])  # a slice, not a gather: stays a view
         return view[:, :, first :: self.step].transpose(1, 2)
 
-    def _check_columns(self, raw: pd.DataFrame) -> None:
+    def _check_columns(self, raw: pd.DataFrame, names: list[str]) -> None:
         """Each needed column once, holding real numbers (or text of them, as read from a CSV).
 
         Booleans, complex numbers, dates and durations would otherwise be converted to numbers silently.
         """
-        names = pd.Index([str(c).strip() for c in raw.columns])
-        twice = sorted({c for c in names[names.duplicated()] if c in self.columns})
+        wanted = set(self.columns)
+        twice = sorted(n for n, count in Counter(n for n in names if n in wanted).items() if count > 1)
         if twice:
             raise InputError(f"input has the columns {twice} more than once; expected each once")
-        dtypes = raw.dtypes  # a new Series per access: read once, not once per column
-        for position in np.flatnonzero(names.isin(self.columns)):
-            dtype = dtypes.iloc[position]  # the column itself is only read when it holds text
+        dtypes = raw.dtypes.tolist()  # one Series per access: read once, not once per column
+        for position, name in enumerate(names):
+            dtype = dtypes[position]  # the column itself is only read when it holds text
+            if name not in wanted or (isinstance(dtype, np.dtype) and dtype.kind in "iuf"):
+                continue
             if pd.api.types.is_string_dtype(dtype):  # text or Python objects: what do they parse to?
                 try:
                     dtype = pd.to_numeric(raw.iloc[:, position], errors="coerce").dtype  # unparsable -> NaN
                 except (TypeError, ValueError):
-                    continue  # select_features names the offending values
+                    continue  # feature_values names the offending values
             if pd.api.types.is_bool_dtype(dtype) or getattr(dtype, "kind", "O") not in "iuf":
-                raise InputError(f"column {names[position]!r} holds {dtype} values; expected real numbers")
+                raise InputError(f"column {name!r} holds {dtype} values; expected real numbers")
 
     def encode(self, raw: Any, rolling: bool = False) -> Tensor:
-        frame = self.readings(raw)
-        # One forecast reads only the last window's rows; deriving and scaling them costs per row.
-        values = self.normalize(frame if rolling else frame.iloc[-self.lookback :])
-        if not torch.isfinite(values).all():
+        values, times = self._checked_readings(raw)
+        if not rolling:  # one forecast: scale only the rows its window reads (every step-th, at the end)
+            rows = input_offsets(self.lookback, self.step).numpy() + (len(values) - self.lookback)
+            values, times = values[rows], times[rows]
+        scaled = self._scaled(values, self.columns, times)
+        if not torch.isfinite(scaled).all():
             raise InputError("input values are too large for float32 after normalisation")
-        windows = self.windows(values)
-        return windows if rolling else windows[-1:]
+        return self.windows(scaled) if rolling else scaled.unsqueeze(0)
 
     def decode(self, output: Tensor, raw: Any = None, rolling: bool = False) -> float | pd.Series:
         degrees = self.denormalize(output.squeeze(-1).double()).numpy()
         if not rolling:
             return float(degrees[0])
-        ends = timestamps(raw.rename(columns=lambda c: str(c).strip()), "input")[self.lookback - 1 :]
+        ends = timestamps(raw, "input")[self.lookback - 1 :]
         return pd.Series(degrees, index=ends + self.delay * self.interval, name=f"{self.target} forecast")
