@@ -145,7 +145,11 @@ def test_nothing_listening_is_a_data_error(tmp_path):
     assert entries(tmp_path) == []
 
 
-@pytest.mark.parametrize("sha,url", [("abc", "http://127.0.0.1/x"), (SHA, "ftp://example.org/x")])
+@pytest.mark.parametrize(
+    "sha,url",
+    [("abc", "http://127.0.0.1/x"), (SHA, "ftp://example.org/x")],
+    ids=["short-sha", "ftp-url"],  # not the random SHA: test ids must be the same in every process
+)
 def test_bad_arguments_are_data_errors(tmp_path, sha, url):
     with pytest.raises(DataError):
         fetch(url, sha, tmp_path)
