@@ -24,9 +24,12 @@ PROCESSES = {
     "torch": "import torch",
     "seqzoo": "import seqzoo; from benchmarks.serving import raw_window; m = seqzoo.predictor({name!r}); "
     "m.predict(raw_window(m))",
+    "seqzoo_onnx": "import seqzoo; from benchmarks.serving import raw_window; "
+    "m = seqzoo.predictor({name!r}, runtime='onnxruntime'); m.predict(raw_window(m))",
     "seqzoo_load": "import seqzoo; from benchmarks.serving import raw_window; m = seqzoo.load({name!r}); "
     "m.predict(raw_window(m))",
 }
+RUNTIMES = {"torch": "", "onnxruntime": "_onnxruntime"}  # runtime -> suffix of its latency rows
 
 
 def model_name() -> str:
@@ -72,11 +75,11 @@ def cold_starts(name: str, repeats: int, who: list[str]) -> dict[str, float]:
     return {w: statistics.median(s) for w, s in seconds.items()}
 
 
-def latencies_ms(name: str, calls: int) -> tuple[list[float], list[float]]:
+def latencies_ms(name: str, calls: int, runtime: str) -> tuple[list[float], list[float]]:
     """Per-call milliseconds of `predict` on one raw window, and of the network on the encoded window."""
     import seqzoo
 
-    model = seqzoo.predictor(name)
+    model = seqzoo.predictor(name, runtime=runtime)
     raw = raw_window(model)
     predict = timings(lambda: model.predict(raw), calls, warmup=10)
     encoded = model.preprocessor.encode(raw)
@@ -85,37 +88,17 @@ def latencies_ms(name: str, calls: int) -> tuple[list[float], list[float]]:
     return [t * 1e3 for t in predict], [t * 1e3 for t in network]
 
 
-def run(quick: bool) -> list[Result]:
-    name = model_name()
-    who = ["torch", "seqzoo"] if quick else list(PROCESSES)
-    if not quick:
-        cold_starts(name, 1, who)  # warm the page cache: every measured process reads the same files
-    cold = cold_starts(name, 1 if quick else 3, who)
-    predict, network = latencies_ms(name, 30 if quick else 300)
+def latency_results(name: str, calls: int, runtime: str) -> list[Result]:
+    predict, network = latencies_ms(name, calls, runtime)
     p99 = {
         k: statistics.quantiles(v, n=100, method="inclusive")[98] for k, v in (("p", predict), ("n", network))
     }
-    bounds = ""
-    if "seqzoo_load" in cold:
-        load = cold["seqzoo_load"]
-        ratio = load / cold["torch"]
-        bounds = f"; the same with seqzoo.load (imports Lightning): {load:.2f} s ({ratio:.2f}x)"
-    common = {"device": device_name(), "params": {"model": name}}
-    latency = f"{name}: predict(one raw window) in a warm process"
+    common = {"device": device_name(), "params": {"model": name, "runtime": runtime}}
+    latency = f"{name}: predict(one raw window) in a warm process, runtime={runtime!r}"
+    suffix = RUNTIMES[runtime]
     return [
         Result(
-            name="serving_cold_start",
-            metric=f"seconds: a fresh `python -c` running seqzoo.predictor({name!r}).predict(one window)",
-            value=cold["seqzoo"],
-            reference=cold["torch"],
-            reference_name="a fresh `python -c 'import torch'`",
-            ratio=cold["seqzoo"] / cold["torch"],
-            target="ratio < 1.5",
-            details=f"median of alternating runs{bounds}",
-            **common,
-        ),
-        Result(
-            name="serving_latency_p50",
+            name=f"serving_latency_p50{suffix}",
             metric="ms per single-window predict, median",
             value=statistics.median(predict),
             reference=statistics.median(network),
@@ -126,7 +109,7 @@ def run(quick: bool) -> list[Result]:
             **common,
         ),
         Result(
-            name="serving_latency_p99",
+            name=f"serving_latency_p99{suffix}",
             metric="ms per single-window predict, 99th percentile",
             value=p99["p"],
             reference=p99["n"],
@@ -137,3 +120,30 @@ def run(quick: bool) -> list[Result]:
             **common,
         ),
     ]
+
+
+def run(quick: bool) -> list[Result]:
+    name = model_name()
+    who = ["torch", "seqzoo"] if quick else list(PROCESSES)
+    if not quick:
+        cold_starts(name, 1, who)  # warm the page cache: every measured process reads the same files
+    cold = cold_starts(name, 1 if quick else 3, who)
+    bounds = "".join(
+        f"; the same with {label}: {cold[w]:.2f} s ({cold[w] / cold['torch']:.2f}x)"
+        for w, label in (("seqzoo_onnx", "runtime='onnxruntime'"), ("seqzoo_load", "seqzoo.load (Lightning)"))
+        if w in cold
+    )
+    cold_start = Result(
+        name="serving_cold_start",
+        metric=f"seconds: a fresh `python -c` running seqzoo.predictor({name!r}).predict(one window)",
+        value=cold["seqzoo"],
+        reference=cold["torch"],
+        reference_name="a fresh `python -c 'import torch'`",
+        ratio=cold["seqzoo"] / cold["torch"],
+        target="ratio < 1.5",
+        details=f"median of alternating runs{bounds}",
+        device=device_name(),
+        params={"model": name},
+    )
+    calls = 30 if quick else 300
+    return [cold_start, *(r for runtime in RUNTIMES for r in latency_results(name, calls, runtime))]

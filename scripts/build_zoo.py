@@ -21,6 +21,7 @@ import torch
 
 from seqzoo.checkpoint import export
 from seqzoo.cli import _lightning_cli
+from seqzoo.onnx_serving import export_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO, CURVES, RUNS = ROOT / "seqzoo" / "zoo", ROOT / "docs" / "curves", ROOT / "runs"
@@ -72,6 +73,8 @@ def build(recipe: Path, export_only: bool = False) -> None:
         training=training,
         weights_dtype=WEIGHTS_DTYPE.get(recipe.parent.name, "float32"),
     )
+    if json.loads((path / "config.json").read_text())["task"]["name"] == "forecasting":
+        export_onnx(path)  # for seqzoo.predictor(name, runtime="onnxruntime")
     CURVES.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log_dir / "metrics.csv", CURVES / f"{name}.csv")
     print(f"{name}: {training}, {ckpt} -> {path}: {metrics}", flush=True)

@@ -36,12 +36,18 @@ def load(
 
 
 def predictor(
-    name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False
+    name_or_path: str | Path,
+    revision: str | None = None,
+    local_files_only: bool = False,
+    runtime: str = "torch",
 ) -> Predictor:
     """Load a pretrained model for serving: the network and its preprocessing without Lightning, so a
     fresh process starts about as fast as `import torch` (`load` gives the LightningModule, for training).
 
-    Takes what `load` takes, except ensemble folders; `.predict` answers exactly as `load(...).predict`.
+    Takes what `load` takes, except ensemble folders; `.predict` answers as `load(...).predict` does.
+    `runtime="onnxruntime"` runs the artifact's model.onnx with ONNX Runtime instead of PyTorch (forecasting
+    models; `pip install 'seqzoo[onnx]'`): a GRU window in a tenth of the time on CPU, same answers to
+    float32 rounding. Artifacts without model.onnx get one from `export_onnx`.
     """
     from seqzoo.artifact import load_predictor
     from seqzoo.hub import is_ensemble, resolve
@@ -49,7 +55,15 @@ def predictor(
     folder = resolve(name_or_path, revision=revision, local_files_only=local_files_only)
     if is_ensemble(folder):
         raise InputError(f"{folder} is an ensemble; load it with seqzoo.load, which averages its members")
-    return load_predictor(folder)
+    return load_predictor(folder, runtime=runtime)
+
+
+def export_onnx(folder: str | Path) -> Path:
+    """Write `folder/model.onnx` (an artifact folder's forecasting network as ONNX, checked against PyTorch
+    on random windows) for `predictor(folder, runtime="onnxruntime")`; returns its path."""
+    from seqzoo.onnx_serving import export_onnx as _export_onnx
+
+    return _export_onnx(folder)
 
 
 def ensemble(models: list[str | Path | SeqzooTask]) -> Ensemble:
@@ -95,6 +109,7 @@ __all__ = [
     "__version__",
     "create_model",
     "ensemble",
+    "export_onnx",
     "list_models",
     "list_pretrained",
     "load",

@@ -306,20 +306,30 @@ def _load_weights(folder: Path, module: torch.nn.Module, preprocessing: dict[str
     module.load_state_dict(weights, strict=True)
 
 
-def load_predictor(directory: str | Path) -> Predictor:
-    """Build a Lightning-free `Predictor` from an artifact folder, with the checks `load_artifact` makes."""
+def load_predictor(directory: str | Path, runtime: str = "torch") -> Predictor:
+    """Build a Lightning-free `Predictor` from an artifact folder, with the checks `load_artifact` makes.
+
+    `runtime="onnxruntime"` answers with the folder's model.onnx (see `seqzoo.onnx_serving`) instead of
+    the PyTorch network; the preprocessing and the steps around the network are the same.
+    """
+    from seqzoo.onnx_serving import RUNTIMES, load_onnx_network
     from seqzoo.registry import create_model
     from seqzoo.serving import Predictor
 
+    if runtime not in RUNTIMES:
+        raise SeqzooError(f"runtime must be one of {list(RUNTIMES)}, got {runtime!r}")
     folder = Path(directory)
     config = read_config(folder)
     preprocessing = _with_tokenizer(folder, config["preprocessing"])
+    onnx_net = load_onnx_network(folder) if runtime == "onnxruntime" else None
     try:
         net = create_model(config["architecture"]["name"], **config["architecture"]["kwargs"])
-        predictor = Predictor(config["task"]["name"], net, preprocessing, config["task"]["kwargs"], config)
+        task, task_kwargs = config["task"]["name"], config["task"]["kwargs"]
+        predictor = Predictor(task, net if onnx_net is None else onnx_net, preprocessing, task_kwargs, config)
     except (SeqzooError, TypeError, KeyError) as err:
         raise ArtifactError(f"{folder / CONFIG}: cannot build the model it describes ({err})") from err
-    _load_weights(folder, predictor, preprocessing)
+    if onnx_net is None:
+        _load_weights(folder, predictor, preprocessing)
     return predictor
 
 

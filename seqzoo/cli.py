@@ -24,7 +24,8 @@ Training (LightningCLI; `seqzoo fit --help` lists every option):
 The zoo:
   list       the catalogue of pretrained checkpoints (name, task, params, metric)
   evaluate   re-measure a checkpoint on its test split:  seqzoo evaluate gru.synthetic --json
-  export     Lightning checkpoint -> artifact folder:    seqzoo export CKPT OUTDIR
+  export     Lightning checkpoint -> artifact folder:    seqzoo export CKPT OUTDIR [--onnx]
+  export-onnx  add model.onnx (forecasting models) for seqzoo.predictor(DIR, runtime="onnxruntime")
   demo       train, export, reload and compare on the synthetic task (a minute or two on CPU)
 
 The Hugging Face Hub:
@@ -203,6 +204,16 @@ def _cmd_export(ns: argparse.Namespace) -> int:
         ns.ckpt, ns.outdir, name=ns.name, evaluate_test=not ns.no_evaluate, weights_dtype=ns.weights_dtype
     )
     print(f"wrote {path}" + (f" (test metrics: {json.dumps(metrics)})" if metrics else ""))
+    if ns.onnx:
+        _cmd_export_onnx(argparse.Namespace(folders=[path]))
+    return 0
+
+
+def _cmd_export_onnx(ns: argparse.Namespace) -> int:
+    from seqzoo.onnx_serving import export_onnx
+
+    for folder in ns.folders:
+        print(f"wrote {export_onnx(folder)} (ONNX Runtime answers as PyTorch does on random windows)")
     return 0
 
 
@@ -272,7 +283,11 @@ def _tools_parser() -> argparse.ArgumentParser:
         default="float32",
         help="store the weights as float16 (half the size; upcast on load, metrics measured as stored)",
     )
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx (see export-onnx)")
     p.set_defaults(func=_cmd_export)
+    p = sub.add_parser("export-onnx", help="add model.onnx to artifact folders, for ONNX Runtime serving")
+    p.add_argument("folders", nargs="+", help="artifact folders of forecasting models")
+    p.set_defaults(func=_cmd_export_onnx)
     p = sub.add_parser("demo", help="train, export, reload and compare on the synthetic task")
     p.add_argument("--recipe", default=None, help="recipe to train (default: recipes/synthetic/gru.yaml)")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's max_epochs")
@@ -295,7 +310,7 @@ def _tools_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TOOLS = {"list", "evaluate", "export", "demo", "push", "download"}
+TOOLS = {"list", "evaluate", "export", "export-onnx", "demo", "push", "download"}
 
 
 def _seqzoo_cause(err: BaseException | None) -> BaseException | None:

@@ -18,7 +18,10 @@ from seqzoo.catalog import catalog, list_pretrained, pretrained_path
 from seqzoo.errors import ArtifactError, UnknownNameError
 
 # The only files of a published artifact; anything else in a folder stays on the machine.
-ARTIFACT_FILES = ["config.json", "model.safetensors", "tokenizer.json", "recipe.yaml", "README.md"]
+# model.onnx is optional: the network for ONNX Runtime serving (seqzoo.onnx_serving).
+ARTIFACT_FILES = [
+    *("config.json", "model.safetensors", "tokenizer.json", "recipe.yaml", "README.md", "model.onnx")
+]
 REQUIRED_FILES = ["config.json", "model.safetensors", "README.md"]
 # An ensemble folder (seqzoo.ensembles): its manifest and card, and one artifact folder per member.
 ENSEMBLE_MANIFEST = "ensemble.json"  # a folder holding it is an ensemble, not a model

@@ -46,11 +46,12 @@ class Predictor(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.net.parameters()).device
+        return next((p.device for p in self.net.parameters()), torch.device("cpu"))  # ONNX: CPU
 
     @property
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.net.parameters())
+        counted = getattr(self.net, "num_parameters", None)  # an ONNX graph's weights are no parameters
+        return counted if isinstance(counted, int) else sum(p.numel() for p in self.net.parameters())
 
     def predict(self, raw: Any, batch_size: int = 4096, **options: Any) -> Any:
         """Raw task-native inputs -> task-native outputs, with the stored preprocessing."""

@@ -33,7 +33,7 @@ from .conftest import run_seqzoo
 REPO = "acme/gru-synth"
 ENSEMBLE_REPO = "acme/synth-pair"  # an ensemble folder (ensemble.json + members/*) as one Hub repo
 WINDOWS = np.random.default_rng(0).normal(size=(4, 10))
-ARTIFACT = ["README.md", "config.json", "model.safetensors", "recipe.yaml"]
+ARTIFACT = ["README.md", "config.json", "model.onnx", "model.safetensors", "recipe.yaml"]
 
 # Loads each (repo, revision, local_files_only) in a fresh process, because huggingface_hub reads
 # HF_ENDPOINT, HF_HUB_CACHE and HF_HUB_OFFLINE once, at import.
@@ -286,7 +286,8 @@ def test_cli_download_copies_an_ensemble_repo_with_its_members(hub, fetched, tmp
     folder = dest / ENSEMBLE_REPO
     members = sorted(p.name for p in (folder / "members").iterdir())
     assert members == ["00-gru.synthetic", "01-lstm.synthetic"]
-    assert sorted(p.name for p in (folder / "members" / members[0]).iterdir()) == ARTIFACT
+    member_files = sorted(p.name for p in (folder / "members" / members[0]).iterdir())
+    assert member_files == [f for f in ARTIFACT if f != "model.onnx"]  # members: save_pretrained, no ONNX
     assert "# synth-pair" in (folder / "README.md").read_text()
     np.testing.assert_allclose(seqzoo.load(folder).predict(WINDOWS), pair_prediction(), rtol=1e-6)
 

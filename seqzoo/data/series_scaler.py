@@ -61,6 +61,11 @@ class SeriesScaler:
             raise ValueError(f"sequence_targets must be true or false, got {sequence_targets!r}")
         return cls(window, mean, std, sequence_targets)
 
+    @property
+    def window_shape(self) -> tuple[int, int]:
+        """(steps, inputs) of one encoded window: what an exported network is traced with."""
+        return self.window, 1
+
     def normalize(self, values: Tensor) -> Tensor:
         return (values - self.mean) / self.std
 
