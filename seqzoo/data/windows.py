@@ -92,19 +92,24 @@ class SlidingWindows(Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
         idx = torch.as_tensor(indices, dtype=torch.long)
-        lowest, highest = idx.aminmax() if idx.numel() else (0, 0)
-        if lowest < 0 or highest >= len(self):
-            raise IndexError(f"window index out of range 0..{len(self) - 1}")
         return self.inputs(idx), self.targets(idx)
+
+    def _storage(self, table: Tensor, idx: Tensor) -> Tensor:
+        """Rows `idx` of a per-window table. `index_select` checks the range in C (negative indices
+        included, which plain indexing would count from the end): cheaper than checking it here."""
+        try:
+            return table.index_select(0, idx)
+        except IndexError as err:
+            raise IndexError(f"window index out of range 0..{len(self) - 1}") from err
 
     def inputs(self, idx: Tensor) -> Tensor:
         """The inputs `(batch, steps, features)` of windows `idx`: one block copy each."""
-        x = self._window_view.index_select(0, self._first_input[idx])
+        x = self._window_view.index_select(0, self._storage(self._first_input, idx))
         return x.view(idx.shape[0], *self._window_shape)
 
     def targets(self, idx: Tensor) -> Tensor:
         """The targets of windows `idx`: `(batch,)`, or `(batch, steps)` with sequence targets."""
-        y = self._target_column[self._target_storage[idx]]
+        y = self._target_column[self._storage(self._target_storage, idx)]
         return y if self.sequence_targets else y[:, 0]
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
