@@ -312,16 +312,19 @@ def load_predictor(directory: str | Path, runtime: str = "torch") -> Predictor:
     `runtime="onnxruntime"` answers with the folder's model.onnx (see `seqzoo.onnx_serving`) instead of
     the PyTorch network; the preprocessing and the steps around the network are the same.
     """
-    from seqzoo.onnx_serving import RUNTIMES, load_onnx_network
     from seqzoo.registry import create_model
-    from seqzoo.serving import Predictor
+    from seqzoo.serving import RUNTIMES, Predictor
 
     if runtime not in RUNTIMES:
         raise SeqzooError(f"runtime must be one of {list(RUNTIMES)}, got {runtime!r}")
     folder = Path(directory)
     config = read_config(folder)
     preprocessing = _with_tokenizer(folder, config["preprocessing"])
-    onnx_net = load_onnx_network(folder) if runtime == "onnxruntime" else None
+    onnx_net = None
+    if runtime == "onnxruntime":  # imported only here: serving with PyTorch starts without it
+        from seqzoo.onnx_serving import load_onnx_network
+
+        onnx_net = load_onnx_network(folder)
     try:
         net = create_model(config["architecture"]["name"], **config["architecture"]["kwargs"])
         task, task_kwargs = config["task"]["name"], config["task"]["kwargs"]

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from seqzoo.errors import DataError
+from seqzoo.fsutil import write_file_atomically
 
 CHUNK = 1 << 20
 SCHEMES = ("http", "https", "file")
@@ -32,13 +33,6 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as out:
-        out.write(text)
-    os.replace(tmp, path)
 
 
 def _cache_name(url: str, sha256: str) -> str:
@@ -101,7 +95,7 @@ def fetch(url: str, sha256: str | None, cache_dir: str | Path, timeout: float = 
             )
         os.replace(part, target)
         if record is not None and expected is None:
-            _write_atomically(record, found + "\n")
+            write_file_atomically(record, (found + "\n").encode())
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         raise DataError(f"{url}: download failed ({err})") from err
     finally:

@@ -38,6 +38,25 @@ def _fsync_dir(folder: Path) -> None:
             os.close(handle)
 
 
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write `path` under a temporary name beside it, flush it to disk and rename it into place:
+    readers see the old file or the new one, never a part."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _finish_tree(folder: Path) -> None:
     """Flush every file to disk and give the folder the permissions a plain mkdir would have.
 

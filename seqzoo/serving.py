@@ -17,6 +17,8 @@ from seqzoo.errors import SeqzooError
 from seqzoo.inference import OUTPUT_STEPS, evaluating, output_step, run_predict
 from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
 
+RUNTIMES = ("torch", "onnxruntime")  # what runs the network: PyTorch, or model.onnx (seqzoo.onnx_serving)
+
 
 class Predictor(nn.Module):
     """`net` (its weights keyed `net.*`, as in model.safetensors) plus the fitted preprocessing.
