@@ -220,6 +220,16 @@ def test_bad_readings_are_input_errors(small_model, edit, match):
         small_model.predict(edit(raw))
 
 
+def test_a_reading_too_large_for_float32_is_refused_even_where_the_window_skips_it(small_model):
+    """The window reads every 3rd of the last 12 rows; the second-to-last is not one of them. A value
+    there still has to fit the model's float32 once scaled, as it would in a rolling forecast."""
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
+    raw.loc[len(raw) - 2, "p (mbar)"] = 1e300
+    for rolling in (False, True):
+        with pytest.raises(InputError, match="too large for float32 after normalisation"):
+            small_model.predict(raw, rolling=rolling)
+
+
 def test_non_dataframe_and_unknown_options_are_input_errors(small_model):
     with pytest.raises(InputError, match="pandas DataFrame"):
         small_model.predict(np.zeros((40, 14)))
