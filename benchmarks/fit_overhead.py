@@ -12,6 +12,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+import yaml
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
@@ -20,6 +21,7 @@ from seqzoo.data.windows import SlidingWindows, window_loader
 from seqzoo.tasks import ClassificationTask, ForecastingTask, SeqzooTask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CLIP = 1.0  # every recipe clips gradients by norm at 1.0; both sides do
 # recipes/imdb/lstm.yaml's vocabulary and cut; the fine-tuning recipe's batch of 32 reviews. Without the
 # data: random token ids, lengths log-normal with IMDB's mean.
@@ -107,29 +109,28 @@ def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int) -> flo
     return samples / (now() - start)
 
 
-def jena_case(quick: bool) -> Case:
-    """The GRU recipe's model on 10-day windows: the real Jena DataModule when the data is here."""
-    task = ForecastingTask(
-        arch="gru",
-        arch_kwargs={"input_size": 19, "hidden_size": 32},
-        loss="mae",
-        optimizer="adamw",
-        lr=1e-3,
-        weight_decay=0.01,
-    )
+def recipe_task(recipe: str, **overrides) -> SeqzooTask:
+    """The network and optimizer a zoo recipe trains (`recipes/<task>/<arch>.yaml`'s `model`)."""
+    model = yaml.safe_load((RECIPES / recipe).read_text())["model"]
+    cls = ForecastingTask if model["class_path"].endswith("ForecastingTask") else ClassificationTask
+    return cls(**{**model["init_args"], **overrides})
 
-    def loss_of(net, b):
-        return nn.functional.l1_loss(net(b[0]).squeeze(-1), b[1])
 
+def jena_batches(quick: bool) -> tuple[Iterable, str, pl.LightningDataModule | None]:
+    """10-day windows as the Jena recipes read them: the real Jena DataModule when the data is here."""
     if DATA.is_dir() and not quick:
         from seqzoo.data import JenaDataModule
 
         dm = JenaDataModule(str(DATA), wind_vector=True, time_encoding=True, batch_size=128)
         dm.setup("fit")
-        return Case(task, dm.train_dataloader(), loss_of, "JenaDataModule train split", dm)
+        return dm.train_dataloader(), "JenaDataModule train split", dm
     rows = torch.randn(20_000, 19, generator=torch.Generator().manual_seed(0))
     windows = SlidingWindows([rows], lookback=1440, step=6, delay=144)
-    return Case(task, window_loader(windows, 128, shuffle=True), loss_of, "random rows, seqzoo windows")
+    return window_loader(windows, 128, shuffle=True), "random rows, seqzoo windows", None
+
+
+def jena_loss(net: nn.Module, b: tuple) -> Tensor:
+    return nn.functional.l1_loss(net(b[0]).squeeze(-1), b[1])
 
 
 def review_batches(count: int, max_length: int, seed: int = 0) -> list[tuple[Tensor, Tensor, Tensor]]:
@@ -146,20 +147,9 @@ def review_batches(count: int, max_length: int, seed: int = 0) -> list[tuple[Ten
     return batches
 
 
-def review_case(quick: bool, count: int) -> Case:
-    """The IMDB LSTM recipe's model (embedding 20k x 32, LSTM(32)) on padded batches with lengths:
-    the real ImdbDataModule when the data is here (bucketed batches), else random reviews."""
-    task = ClassificationTask(
-        arch="lstm",
-        arch_kwargs={"vocab_size": VOCAB, "embedding_dim": 32, "hidden_size": 32},
-        optimizer="adam",
-    )
-
-    def loss_of(net, b):
-        return nn.functional.binary_cross_entropy_with_logits(
-            net(b[0], lengths=b[1]).squeeze(-1), b[2].float()
-        )
-
+def review_batches_for(quick: bool, count: int) -> tuple[Iterable, str, pl.LightningDataModule | None]:
+    """Padded reviews with lengths, 32 to a batch: the real ImdbDataModule when the data is here
+    (bucketed batches), else random reviews."""
     failed = ""
     if DATA.is_dir() and not quick:
         try:
@@ -167,26 +157,48 @@ def review_case(quick: bool, count: int) -> Case:
 
             dm = ImdbDataModule(str(DATA), vocab_size=VOCAB, max_length=MAX_LENGTH, batch_size=REVIEW_BATCH)
             dm.setup("fit")
-            return Case(task, dm.train_dataloader(), loss_of, "ImdbDataModule train split", dm)
+            return dm.train_dataloader(), "ImdbDataModule train split", dm
         except Exception as err:  # a young data module: say why it failed and measure on random batches
             failed = f"ImdbDataModule failed ({type(err).__name__}: {err}), so "
     batches = review_batches(count, MAX_LENGTH)
     mean = torch.cat([b[1] for b in batches]).float().mean()
     source = f"{failed}random token ids, mean length {mean:.0f}, cut at {MAX_LENGTH}"
-    return Case(task, DataLoader(batches, batch_size=None), loss_of, source)
+    return DataLoader(batches, batch_size=None), source, None
+
+
+def review_loss(net: nn.Module, b: tuple) -> Tensor:
+    return nn.functional.binary_cross_entropy_with_logits(net(b[0], lengths=b[1]).squeeze(-1), b[2].float())
+
+
+def cases(quick: bool, count: int) -> dict[str, tuple[Case, str]]:
+    """Every Jena and IMDB recipe's network (the GRU and LSTM ones alone for --quick) on its task's batches.
+
+    The Jena networks predict the temperature itself here (`predict_delta` off), so that the hand loop's
+    loss is one line; the network, its size and the optimizer are the recipe's.
+    """
+
+    def recipes(task: str, quick_arch: str) -> list[str]:
+        every = sorted(p.relative_to(RECIPES).as_posix() for p in RECIPES.glob(f"{task}/*.yaml"))
+        return [f"{task}/{quick_arch}.yaml"] if quick else every
+
+    out = {}
+    loader, source, dm = jena_batches(quick)
+    for recipe in recipes("jena", "gru"):
+        task = recipe_task(recipe, predict_delta=False)
+        what = f"{recipe}'s network and optimizer, batch 128 x 240 steps x 19 inputs"
+        out[f"fit_overhead_{task.hparams.arch}_jena"] = (Case(task, loader, jena_loss, source, dm), what)
+    loader, source, dm = review_batches_for(quick, count)
+    for recipe in recipes("imdb", "lstm"):
+        task = recipe_task(recipe)
+        what = f"{recipe}'s network and optimizer, batch {REVIEW_BATCH} reviews"
+        out[f"fit_overhead_{task.hparams.arch}_imdb"] = (Case(task, loader, review_loss, source, dm), what)
+    return out
 
 
 def run(quick: bool) -> list[Result]:
     (warmup, batches), repeats = ((1, 3), 1) if quick else ((3, 20), 3)
-    cases = {
-        "fit_overhead_gru_jena": (jena_case(quick), "GRU(32), batch 128 x 240 steps x 19 inputs, AdamW"),
-        "fit_overhead_lstm_imdb": (
-            review_case(quick, warmup + batches),
-            f"LSTM(32) on embeddings(20k, 32), batch {REVIEW_BATCH} reviews, Adam",
-        ),
-    }
     results = []
-    for name, (case, what) in cases.items():
+    for name, (case, what) in cases(quick, warmup + batches).items():
         ours, hand = [], []
         for _ in range(repeats):  # alternating, so that drifting background load hits both alike
             hand.append(loop_throughput(case, warmup, batches))
