@@ -38,6 +38,13 @@ def _fsync_dir(folder: Path) -> None:
             os.close(handle)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def write_file_atomically(path: Path, data: bytes) -> None:
     """Write `path` under a temporary name beside it, flush it to disk and rename it into place:
     readers see the old file or the new one, never a part."""
@@ -47,9 +54,7 @@ def write_file_atomically(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from other users
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
@@ -62,8 +67,7 @@ def _finish_tree(folder: Path) -> None:
 
     Sub-folders (an ensemble's member artifacts) are finished the same way, depth first.
     """
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _umask()
     os.chmod(folder, 0o777 & ~umask)
     for path in folder.iterdir():
         if path.is_dir() and not path.is_symlink():

@@ -20,7 +20,12 @@ from seqzoo.errors import ArtifactError, UnknownNameError
 # The only files of a published artifact; anything else in a folder stays on the machine.
 # model.onnx is optional: the network for ONNX Runtime serving (seqzoo.onnx_serving).
 ARTIFACT_FILES = [
-    *("config.json", "model.safetensors", "tokenizer.json", "recipe.yaml", "README.md", "model.onnx")
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "recipe.yaml",
+    "README.md",
+    "model.onnx",
 ]
 REQUIRED_FILES = ["config.json", "model.safetensors", "README.md"]
 # An ensemble folder (seqzoo.ensembles): its manifest and card, and one artifact folder per member.
