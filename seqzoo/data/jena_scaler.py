@@ -145,13 +145,10 @@ class JenaScaler:
         inputs = np.column_stack([columns[name] for name in self.inputs]).astype(np.float64, copy=False)
         return torch.from_numpy((inputs - np.asarray(self.mean)) / np.asarray(self.std)).float()
 
-    def readings(self, raw: Any) -> pd.DataFrame:
-        """Validate raw 10-minute readings: a DataFrame with timestamps and the named columns."""
-        values, times = self._checked_readings(raw)
-        return pd.DataFrame(values, index=times, columns=self.columns)
-
-    def _checked_readings(self, raw: Any) -> tuple[np.ndarray, pd.DatetimeIndex]:
-        """`readings` as arrays: `predict` runs this on every call, and pandas costs per operation."""
+    def readings(self, raw: Any) -> tuple[np.ndarray, pd.DatetimeIndex]:
+        """Validate raw 10-minute readings (a DataFrame with timestamps and the named columns) and
+        return them as arrays, `self.columns` in order: `predict` runs this on every call, and pandas
+        costs per operation."""
         if not isinstance(raw, pd.DataFrame):
             raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
         names = clean_names(raw)
@@ -205,7 +202,7 @@ class JenaScaler:
                 raise InputError(f"column {name!r} holds {dtype} values; expected real numbers")
 
     def encode(self, raw: Any, rolling: bool = False) -> Tensor:
-        values, times = self._checked_readings(raw)
+        values, times = self.readings(raw)
         if not rolling:  # one forecast reads only the last window's rows; scaling them costs per row
             values, times = values[-self.lookback :], times[-self.lookback :]
         scaled = self._scaled(values, self.columns, times)  # every row checked, read by the model or not
