@@ -45,6 +45,7 @@ def test_every_architecture_has_an_input_kind():
         "conv1d",
         "conv1d_gru",
         "dense",
+        "fasttext",
         "seq2seq",
         "seq2seq_peeky",
         "seq2seq_attention",

@@ -88,8 +88,9 @@ class ImdbDataModule(SeqzooDataModule):
 
     Batches are `(ids, lengths, labels)`, right-padded to the batch's longest review rounded up to
     `pad_multiple`; training batches are bucketed by length within chunks of `bucket_batches`
-    batches (1 turns bucketing off). `vocab_size` counts [PAD] and [UNK]: it is the size the
-    model's embedding must have (`arch_kwargs.vocab_size`).
+    batches (1 turns bucketing off). `vocab_size` counts [PAD] and [UNK]; `bigrams` adds that many
+    frequent word pairs after the words (for the order-free `fasttext` architecture). The model's
+    embedding must have `vocab_size + bigrams` rows (`arch_kwargs.vocab_size`).
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class ImdbDataModule(SeqzooDataModule):
         vocab_size: int = 20_000,
         max_length: int = 500,
         truncation_side: str = "left",
+        bigrams: int = 0,
         batch_size: int = 128,
         bucket_batches: int = 100,
         pad_multiple: int = PAD_MULTIPLE,
@@ -112,6 +114,8 @@ class ImdbDataModule(SeqzooDataModule):
         super().__init__()
         if not 0 < val_fraction < 1:
             raise SeqzooError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+        if bigrams < 0:
+            raise SeqzooError(f"bigrams must be >= 0 (0: words only), got {bigrams}")
         if batch_size < 1 or bucket_batches < 1 or pad_multiple < 1:
             raise SeqzooError(
                 f"batch_size, bucket_batches and pad_multiple must be >= 1, got "
@@ -145,7 +149,7 @@ class ImdbDataModule(SeqzooDataModule):
             self.frames["test"] = self._read("test")
         if self.preprocessing is None:
             texts = self.frames["train"]["text"].tolist()
-            tokenizer = fit_word_tokenizer(texts, h.vocab_size, h.max_length, h.truncation_side)
+            tokenizer = fit_word_tokenizer(texts, h.vocab_size, h.max_length, h.truncation_side, h.bigrams)
             self.preprocessing = tokenizer.to_config()
 
     def dataset(self, split: str) -> TokenBatches:
@@ -162,7 +166,7 @@ class ImdbDataModule(SeqzooDataModule):
                     f"IMDB {split} rows {wordless[:5]} have no words (only punctuation or markup)"
                 )
             labels = torch.tensor(frame["label"].to_numpy())
-            self._datasets[split] = TokenBatches(ids, labels, self.hparams.pad_multiple, tokenizer.max_length)
+            self._datasets[split] = TokenBatches(ids, labels, self.hparams.pad_multiple, tokenizer.max_ids)
         return self._datasets[split]
 
     def _loader(self, split: str, shuffle: bool = False, bucket_batches: int | None = None):

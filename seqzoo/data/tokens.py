@@ -4,6 +4,11 @@ The tokenizer lower-cases, removes `<br />` tags, keeps words (letters and digit
 apostrophes: "don't") and drops punctuation; words outside the vocabulary become `[UNK]`, `[PAD]` is
 id 0. It also holds the truncation (max length and side), so its JSON alone gives the exact ids a
 model saw: the preprocessing carries that JSON, and an artifact stores it as `tokenizer.json`.
+
+Optionally the vocabulary also holds word pairs ("not good"), after the words: a review's ids are
+then its words' ids followed by the ids of the known pairs among its adjacent words, in order
+(fastText's bag of bigrams, Joulin et al. 2016). The pre-tokenizer never emits a token with a space,
+so the `tokenizers` library alone still gives the word ids; the pairs are looked up here.
 """
 
 from __future__ import annotations
@@ -66,6 +71,32 @@ def _parse(text: Any) -> Tokenizer:
     return tokenizer
 
 
+def _bigram_table(tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """The vocabulary's word pairs as sorted keys `first_id * vocab_size + second_id`, and their ids."""
+    vocab = tokenizer.get_vocab()
+    keys, ids = [], []
+    for token, token_id in vocab.items():
+        if " " not in token:
+            continue
+        words = token.split(" ")
+        if len(words) != 2 or not all(w in vocab and " " not in w and w not in (PAD, UNK) for w in words):
+            raise ValueError(f"vocabulary entry {token!r} is not a pair of two known words")
+        keys.append(vocab[words[0]] * len(vocab) + vocab[words[1]])
+        ids.append(token_id)
+    order = np.argsort(np.asarray(keys, np.int64), kind="stable")
+    return np.asarray(keys, np.int64)[order], np.asarray(ids, np.int64)[order]
+
+
+def _with_bigrams(words: list[int], keys: np.ndarray, pair_ids: np.ndarray, size: int) -> list[int]:
+    """`words` followed by the ids of the known pairs among adjacent words, in order."""
+    if len(keys) == 0 or len(words) < 2:
+        return words
+    seq = np.asarray(words, np.int64)
+    wanted = seq[:-1] * size + seq[1:]
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return words + pair_ids[at[keys[at] == wanted]].tolist()
+
+
 @register_preprocessor
 @dataclass
 class WordTokenizer:
@@ -74,6 +105,7 @@ class WordTokenizer:
     kind: ClassVar[str] = "word_tokenizer"
     tokenizer: str = field(repr=False)  # the tokenizers JSON; `tokenizer.json` in an artifact folder
     _parsed: Tokenizer = field(init=False, repr=False, compare=False)
+    _bigrams: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
     # Ensemble members may differ in vocabulary: each reads the same raw strings with its own tokenizer.
     protocol: ClassVar[tuple[str, ...]] = ()
     usage: ClassVar[str] = (
@@ -82,6 +114,7 @@ class WordTokenizer:
 
     def __post_init__(self) -> None:
         self._parsed = _parse(self.tokenizer)
+        self._bigrams = _bigram_table(self._parsed)  # refuses pairs of unknown words
 
     def to_config(self) -> dict[str, Any]:
         return {"kind": self.kind, "tokenizer": self.tokenizer}
@@ -99,7 +132,18 @@ class WordTokenizer:
 
     @property
     def max_length(self) -> int:
+        """Words read at most; see `max_ids` for the longest id sequence."""
         return self._parsed.truncation["max_length"]
+
+    @property
+    def bigrams(self) -> int:
+        """How many word pairs the vocabulary holds (0: ids are words only)."""
+        return len(self._bigrams[0])
+
+    @property
+    def max_ids(self) -> int:
+        """The longest id sequence: `max_length` words and, with bigrams, up to one pair fewer."""
+        return self.max_length + (self.max_length - 1 if self.bigrams else 0)
 
     @property
     def truncation_side(self) -> str:
@@ -107,8 +151,12 @@ class WordTokenizer:
         return self._parsed.truncation["direction"]
 
     def ids(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, truncated to `max_length`."""
-        return [e.ids for e in self._parsed.encode_batch(texts, add_special_tokens=False)]
+        """Token ids of each text: its first or last `max_length` words, then their known pairs."""
+        encoded = [e.ids for e in self._parsed.encode_batch(texts, add_special_tokens=False)]
+        if not self.bigrams:
+            return encoded
+        keys, pair_ids = self._bigrams
+        return [_with_bigrams(words, keys, pair_ids, self.vocab_size) for words in encoded]
 
     def texts(self, raw: Any) -> list[str]:
         """Check `predict`'s input: a non-empty list of non-empty strings."""
@@ -136,27 +184,36 @@ class WordTokenizer:
         wordless = [i for i, seq in enumerate(ids) if not seq]
         if wordless:
             raise InputError(f"reviews {wordless[:5]} have no words (only punctuation or markup)")
-        return pad_batch([torch.tensor(seq) for seq in ids], cap=self.max_length)
+        return pad_batch([torch.tensor(seq) for seq in ids], cap=self.max_ids)
 
     def decode(self, output: Tensor) -> np.ndarray:
         return output.numpy()
 
     def describe(self) -> str:
-        return f"{self.vocab_size} tokens, {self.max_length} words at most, cut on the {self.truncation_side}"
+        pairs = f" ({self.bigrams} of them word pairs)" if self.bigrams else ""
+        cut = f"{self.max_length} words at most, cut on the {self.truncation_side}"
+        return f"{self.vocab_size} tokens{pairs}, {cut}"
 
 
 def fit_word_tokenizer(
-    texts: Iterable[str], vocab_size: int, max_length: int = 500, truncation_side: str = "left"
+    texts: Iterable[str],
+    vocab_size: int,
+    max_length: int = 500,
+    truncation_side: str = "left",
+    bigrams: int = 0,
 ) -> WordTokenizer:
-    """Fit the vocabulary on `texts`: [PAD], [UNK], then the `vocab_size - 2` most frequent words.
+    """Fit the vocabulary on `texts`: [PAD], [UNK], the `vocab_size - 2` most frequent words, then
+    the `bigrams` most frequent pairs of adjacent known words within the `max_length` words read.
 
-    Equal counts are ordered alphabetically by `tokenizers`, so the same texts give the same file.
+    Equal counts are ordered alphabetically by `tokenizers` (pairs: by their words' ids), so the same
+    texts give the same file. The tokenizer's `vocab_size` is then `vocab_size + bigrams` at most.
     """
-    if vocab_size < 3 or max_length < 1 or truncation_side not in TRUNCATION_SIDES:
+    if vocab_size < 3 or max_length < 1 or truncation_side not in TRUNCATION_SIDES or bigrams < 0:
         raise ValueError(
-            f"expected vocab_size >= 3, max_length >= 1 and truncation_side in {TRUNCATION_SIDES}; got "
-            f"{vocab_size}, {max_length}, {truncation_side!r}"
+            f"expected vocab_size >= 3, max_length >= 1, truncation_side in {TRUNCATION_SIDES} and "
+            f"bigrams >= 0; got {vocab_size}, {max_length}, {truncation_side!r}, {bigrams}"
         )
+    texts = list(texts)
     tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
     tokenizer.normalizer = normalizers.Sequence(
         [normalizers.Lowercase(), normalizers.Replace(Regex(r"<br\s*/?>"), " ")]
@@ -165,4 +222,23 @@ def fit_word_tokenizer(
     trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=[PAD, UNK], show_progress=False)
     tokenizer.train_from_iterator(texts, trainer)
     tokenizer.enable_truncation(max_length, direction=truncation_side)
-    return WordTokenizer(tokenizer.to_str(pretty=True))
+    if bigrams:
+        _add_frequent_pairs(tokenizer, texts, bigrams)
+    return WordTokenizer(tokenizer.to_str())  # compact: indenting 85,000 entries would add 0.5 MB
+
+
+def _add_frequent_pairs(tokenizer: Tokenizer, texts: list[str], count: int) -> None:
+    """Append the `count` most frequent adjacent pairs of known words (not [UNK]) to the vocabulary."""
+    vocab = tokenizer.get_vocab()
+    size = len(vocab)
+    keys = []
+    for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
+        seq = np.asarray(encoding.ids, np.int64)
+        known = (seq[:-1] > 1) & (seq[1:] > 1)  # 0 is [PAD], 1 is [UNK]
+        keys.append((seq[:-1] * size + seq[1:])[known])
+    pairs, counts = np.unique(np.concatenate(keys), return_counts=True)
+    top = pairs[np.lexsort((pairs, -counts))[:count]]  # most frequent first; ties by the words' ids
+    words = {i: w for w, i in vocab.items()}
+    for offset, key in enumerate(top.tolist()):
+        vocab[f"{words[key // size]} {words[key % size]}"] = size + offset
+    tokenizer.model = models.WordLevel(vocab, unk_token=UNK)

@@ -1,6 +1,6 @@
 """Plain torch modules (no Lightning); importing this package registers every architecture."""
 
-from seqzoo.nn import baselines, conv, recurrent, seq2seq
+from seqzoo.nn import bag, baselines, conv, recurrent, seq2seq
 from seqzoo.nn.conv import ConvEncoder, ConvRecurrentEncoder
 from seqzoo.nn.heads import SequenceNet
 from seqzoo.nn.recurrent import RecurrentEncoder
@@ -12,6 +12,7 @@ __all__ = [
     "RecurrentEncoder",
     "Seq2Seq",
     "SequenceNet",
+    "bag",
     "baselines",
     "conv",
     "recurrent",
