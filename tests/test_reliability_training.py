@@ -393,10 +393,10 @@ def test_a_ddp_timeout_that_is_not_positive_is_refused():
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc to find the workers")
 def test_a_hung_ddp_worker_fails_the_job_within_ddp_timeout(tmp_path):
-    """A worker that stays alive but stops at step 3. With `--ddp_timeout 20` the other fails with a
-    one-line error about 20 s later and no process is left; torch's own default would wait 30 minutes.
+    """A worker that stays alive but stops at step 3. With `--ddp_timeout 10` the other fails with a
+    one-line error about 10 s later and no process is left; torch's own default would wait 30 minutes.
     A hung rank 1 is killed by the failing launcher; a hung launcher by Lightning's watch on its child."""
-    timeout = 20
+    timeout = 10
     env = {
         rank: {
             "SEQZOO_TEST_PAUSE_AT_STEP": "3",
