@@ -37,8 +37,8 @@ LIMITATIONS = {
     "10-minute readings.",
     "imdb": "Trained on 20,000 English IMDB movie reviews (before 2011) that are clearly positive (7-10 "
     "stars) or negative (1-4); neutral reviews, other domains and other languages are untested. Words "
-    "outside the 20,000-token vocabulary of the training reviews count as unknown, and only the last 500 "
-    "words of a longer review are read.",
+    "outside the vocabulary (the 19,998 most frequent words of the training reviews) count as unknown, "
+    "and only the last 500 words of a longer review are read.",
 }
 # Stored as float16 to keep the artifact (embedding + tokenizer.json) under 5 MB; metrics are measured
 # on the float16-rounded weights that `seqzoo.load` gives back.

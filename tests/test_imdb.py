@@ -494,18 +494,25 @@ IMDB_RECIPES = sorted((ROOT / "recipes" / "imdb").glob("*.yaml"))
 
 
 def test_there_is_a_recipe_per_architecture():
-    assert sorted(p.stem for p in IMDB_RECIPES) == sorted(ARCHS)
+    assert sorted(p.stem for p in IMDB_RECIPES) == sorted([*ARCHS, "fasttext"])  # fasttext: test_bigrams.py
 
 
 @pytest.mark.parametrize("recipe", IMDB_RECIPES, ids=lambda p: p.stem)
 def test_recipe_artifact_stays_under_5_mb_as_float16(recipe, tmp_path):
-    """The recipe's model with a tokenizer of its vocabulary size (words as long as English ones)."""
+    """The recipe's model with a tokenizer of its vocabulary size and word pairs (words as long as
+    English ones; every pair in the text once, in reviews as long as the recipe reads)."""
     config = yaml.safe_load(recipe.read_text())
-    size = config["data"]["init_args"]["vocab_size"]
-    assert config["model"]["init_args"]["arch_kwargs"]["vocab_size"] == size
+    data = config["data"]["init_args"]
+    size, pairs, cut = data["vocab_size"], data.get("bigrams", 0), data["max_length"]
+    assert config["model"]["init_args"]["arch_kwargs"]["vocab_size"] == size + pairs
     rng = np.random.default_rng(0)
     fake_words = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 9)) for _ in range(size)]
-    tok = fit_word_tokenizer([" ".join(fake_words)], size, config["data"]["init_args"]["max_length"])
+    texts = [" ".join(fake_words)]
+    while len(texts) * (cut - 1) < pairs + size:  # more distinct pairs than the recipe keeps
+        shuffled = list(rng.permutation(fake_words))
+        texts += [" ".join(shuffled[i : i + cut]) for i in range(0, size, cut)]
+    tok = fit_word_tokenizer(texts, size, cut, bigrams=pairs)
+    assert tok.vocab_size == size + pairs
     task = ClassificationTask(**{**config["model"]["init_args"], "preprocessing": tok.to_config()})
     folder = task.save_pretrained(tmp_path / recipe.stem, weights_dtype="float16")
     total = sum(p.stat().st_size for p in folder.iterdir())

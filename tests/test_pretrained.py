@@ -26,7 +26,7 @@ REQUIRED = {
     "seq2seq_attention.addition",
     *(f"{arch}.jena" for arch in ("dense", "gru", "gru_dropout", "stacked_gru", "bigru", "lstm", "conv1d")),
     "conv1d_gru.jena",
-    *(f"{arch}.imdb" for arch in ("simplernn", "lstm", "gru", "conv1d", "conv1d_gru")),  # bilstm: not yet
+    *(f"{arch}.imdb" for arch in ("simplernn", "lstm", "gru", "conv1d", "conv1d_gru", "bilstm", "fasttext")),
 }
 
 
