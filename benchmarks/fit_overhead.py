@@ -23,9 +23,9 @@ from seqzoo.tasks import ClassificationTask, ForecastingTask, SeqzooTask
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CLIP = 1.0  # every recipe clips gradients by norm at 1.0; both sides do
-# recipes/imdb/lstm.yaml's vocabulary and cut; the fine-tuning recipe's batch of 32 reviews. Without the
-# data: random token ids, lengths log-normal with IMDB's mean.
-VOCAB, MAX_LENGTH, REVIEW_BATCH, MEAN_LENGTH, SPREAD = 20_000, 500, 32, 230, 0.7
+# The fine-tuning recipe's batch of 32 reviews. Without the data: random word ids of the recipe's
+# vocabulary, lengths log-normal with IMDB's mean.
+REVIEW_BATCH, MEAN_LENGTH, SPREAD = 32, 230, 0.7
 
 
 @dataclass
@@ -133,7 +133,9 @@ def jena_loss(net: nn.Module, b: tuple) -> Tensor:
     return nn.functional.l1_loss(net(b[0]).squeeze(-1), b[1])
 
 
-def review_batches(count: int, max_length: int, seed: int = 0) -> list[tuple[Tensor, Tensor, Tensor]]:
+def review_batches(
+    count: int, vocab_size: int, max_length: int, seed: int = 0
+) -> list[tuple[Tensor, Tensor, Tensor]]:
     """Right-padded random token ids; lengths log-normal with mean 230 (as IMDB's), cut at `max_length`."""
     gen = torch.Generator().manual_seed(seed)
     mu = math.log(MEAN_LENGTH) - SPREAD**2 / 2
@@ -141,28 +143,31 @@ def review_batches(count: int, max_length: int, seed: int = 0) -> list[tuple[Ten
     for _ in range(count):
         lengths = (torch.randn(REVIEW_BATCH, generator=gen) * SPREAD + mu).exp().round().clamp(8, max_length)
         lengths = lengths.long()
-        tokens = torch.randint(1, VOCAB, (REVIEW_BATCH, int(lengths.max())), generator=gen)
+        tokens = torch.randint(1, vocab_size, (REVIEW_BATCH, int(lengths.max())), generator=gen)
         tokens[torch.arange(tokens.shape[1]) >= lengths[:, None]] = 0  # padding id
         batches.append((tokens, lengths, torch.randint(0, 2, (REVIEW_BATCH,), generator=gen)))
     return batches
 
 
-def review_batches_for(quick: bool, count: int) -> tuple[Iterable, str, pl.LightningDataModule | None]:
-    """Padded reviews with lengths, 32 to a batch: the real ImdbDataModule when the data is here
-    (bucketed batches), else random reviews."""
+def review_batches_for(
+    quick: bool, count: int, vocab_size: int, max_length: int, bigrams: int
+) -> tuple[Iterable, str, pl.LightningDataModule | None]:
+    """Padded reviews with lengths, 32 to a batch, tokenized as a recipe's data section says: the real
+    ImdbDataModule when the data is here (bucketed batches), else random reviews of words only."""
     failed = ""
     if DATA.is_dir() and not quick:
         try:
             from seqzoo.data import ImdbDataModule
 
-            dm = ImdbDataModule(str(DATA), vocab_size=VOCAB, max_length=MAX_LENGTH, batch_size=REVIEW_BATCH)
+            settings = {"vocab_size": vocab_size, "max_length": max_length, "bigrams": bigrams}
+            dm = ImdbDataModule(str(DATA), batch_size=REVIEW_BATCH, **settings)
             dm.setup("fit")
             return dm.train_dataloader(), "ImdbDataModule train split", dm
         except Exception as err:  # a young data module: say why it failed and measure on random batches
             failed = f"ImdbDataModule failed ({type(err).__name__}: {err}), so "
-    batches = review_batches(count, MAX_LENGTH)
+    batches = review_batches(count, vocab_size, max_length)
     mean = torch.cat([b[1] for b in batches]).float().mean()
-    source = f"{failed}random token ids, mean length {mean:.0f}, cut at {MAX_LENGTH}"
+    source = f"{failed}random word ids, mean length {mean:.0f}, cut at {max_length}"
     return DataLoader(batches, batch_size=None), source, None
 
 
@@ -187,8 +192,13 @@ def cases(quick: bool, count: int) -> dict[str, tuple[Case, str]]:
         task = recipe_task(recipe, predict_delta=False)
         what = f"{recipe}'s network and optimizer, batch 128 x 240 steps x 19 inputs"
         out[f"fit_overhead_{task.hparams.arch}_jena"] = (Case(task, loader, jena_loss, source, dm), what)
-    loader, source, dm = review_batches_for(quick, count)
+    readers = {}  # one DataModule per tokenization (vocabulary, cut, word pairs) the recipes ask for
     for recipe in recipes("imdb", "lstm"):
+        data = yaml.safe_load((RECIPES / recipe).read_text())["data"]["init_args"]
+        tokenization = (data["vocab_size"], data["max_length"], data.get("bigrams", 0))
+        if tokenization not in readers:
+            readers[tokenization] = review_batches_for(quick, count, *tokenization)
+        loader, source, dm = readers[tokenization]
         task = recipe_task(recipe)
         what = f"{recipe}'s network and optimizer, batch {REVIEW_BATCH} reviews"
         out[f"fit_overhead_{task.hparams.arch}_imdb"] = (Case(task, loader, review_loss, source, dm), what)
