@@ -142,3 +142,38 @@ def test_cpu_training_flushes_subnormals_and_switches_it_back_off():
     trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=8))
     assert seen == [False, False]
     assert _subnormal_survives()
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_the_training_loss_reaches_the_logger_on_exactly_its_steps(accumulate, tmp_path):
+    """`train_loss` is logged only on the optimizer steps the logger writes: every one of those rows
+    still has it, with the loss of that very batch (recomputed here from the weights before the step)."""
+    torch.manual_seed(0)
+    task = ClassificationTask(arch="conv1d", arch_kwargs={"vocab_size": 9, "embedding_dim": 8}, lr=0.01)
+    data = sign_of_sum_tokens(32 * 12, 0)
+    seen = {}
+
+    class LossBeforeStep(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            with torch.no_grad():
+                seen[batch_idx] = module._loss(module._logits(batch[0], batch[1]), batch[2]).item()
+
+    trainer = pl.Trainer(
+        max_epochs=1,
+        log_every_n_steps=2,
+        accumulate_grad_batches=accumulate,
+        logger=pl.loggers.CSVLogger(tmp_path, name="log"),
+        callbacks=[LossBeforeStep()],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(task, DataLoader(TensorDataset(*data), batch_size=32))
+    header, *lines = (tmp_path / "log" / "version_0" / "metrics.csv").read_text().splitlines()
+    rows = [dict(zip(header.split(","), line.split(","), strict=True)) for line in lines]
+    logged = {int(r["step"]): float(r["train_loss"]) for r in rows}
+    # Lightning writes after optimizer steps 2, 4, ...: rows for steps 1, 3, ... (it counts from 0)
+    assert sorted(logged) == list(range(1, 12 // accumulate, 2))
+    for step, value in logged.items():
+        last_batch = (step + 1) * accumulate - 1  # the batch whose loss Lightning keeps for that step
+        assert value == pytest.approx(seen[last_batch], rel=1e-5)

@@ -100,7 +100,7 @@ class ClassificationTask(SeqzooTask):
     def training_step(self, batch, batch_idx: int) -> Tensor:
         x, lengths, y = self._split(batch)
         loss = self._loss(self._logits(x, lengths), y)
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(y))
+        self.log_train_loss(loss, len(y))
         return loss
 
     def _evaluate(self, batch, split: str) -> None:

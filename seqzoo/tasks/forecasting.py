@@ -117,7 +117,7 @@ class ForecastingTask(SeqzooTask):
         if self.hparams.tbptt_steps is not None:
             return self._tbptt_step(x, y)
         loss = self.loss_fn(self._predict_normalised(x), y)
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(x))
+        self.log_train_loss(loss, len(x))
         return loss
 
     def _tbptt_step(self, x: Tensor, y: Tensor) -> Tensor:

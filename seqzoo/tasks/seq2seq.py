@@ -80,7 +80,7 @@ class Seq2SeqTask(SeqzooTask):
         src, tgt = batch
         logits = self.net(src, tgt[:, :-1], self.teacher_forcing_ratio)
         loss = self.loss_fn(logits.flatten(0, 1), tgt[:, 1:].flatten())
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(src))
+        self.log_train_loss(loss, len(src))
         return loss
 
     def per_example_metrics(
