@@ -177,3 +177,13 @@ def test_the_training_loss_reaches_the_logger_on_exactly_its_steps(accumulate, t
     for step, value in logged.items():
         last_batch = (step + 1) * accumulate - 1  # the batch whose loss Lightning keeps for that step
         assert value == pytest.approx(seen[last_batch], rel=1e-5)
+
+
+def test_a_training_step_called_by_hand_still_returns_its_loss():
+    """Outside a Trainer there is no logger step to wait for: the step logs as Lightning allows (a
+    warning) and returns the loss."""
+    task = ClassificationTask(arch="conv1d", arch_kwargs={"vocab_size": 9, "embedding_dim": 8})
+    tokens, lengths, labels = sign_of_sum_tokens(8, 0)
+    with pytest.warns(UserWarning, match="self.log"):
+        loss = task.training_step((tokens, lengths, labels), 0)
+    assert loss.ndim == 0 and torch.isfinite(loss)

@@ -71,8 +71,8 @@ def _parse(text: Any) -> Tokenizer:
     return tokenizer
 
 
-def _bigram_table(tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
-    """The vocabulary's word pairs as sorted keys `first_id * vocab_size + second_id`, and their ids."""
+def _bigram_table(tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray, int]:
+    """The vocabulary's word pairs as sorted keys `first_id * size + second_id`, their ids, and `size`."""
     vocab = tokenizer.get_vocab()
     keys, ids = [], []
     for token, token_id in vocab.items():
@@ -84,11 +84,12 @@ def _bigram_table(tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
         keys.append(vocab[words[0]] * len(vocab) + vocab[words[1]])
         ids.append(token_id)
     order = np.argsort(np.asarray(keys, np.int64), kind="stable")
-    return np.asarray(keys, np.int64)[order], np.asarray(ids, np.int64)[order]
+    return np.asarray(keys, np.int64)[order], np.asarray(ids, np.int64)[order], len(vocab)
 
 
-def _with_bigrams(words: list[int], keys: np.ndarray, pair_ids: np.ndarray, size: int) -> list[int]:
+def _with_bigrams(words: list[int], table: tuple[np.ndarray, np.ndarray, int]) -> list[int]:
     """`words` followed by the ids of the known pairs among adjacent words, in order."""
+    keys, pair_ids, size = table
     if len(keys) == 0 or len(words) < 2:
         return words
     seq = np.asarray(words, np.int64)
@@ -105,7 +106,7 @@ class WordTokenizer:
     kind: ClassVar[str] = "word_tokenizer"
     tokenizer: str = field(repr=False)  # the tokenizers JSON; `tokenizer.json` in an artifact folder
     _parsed: Tokenizer = field(init=False, repr=False, compare=False)
-    _bigrams: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False, compare=False)
+    _bigrams: tuple[np.ndarray, np.ndarray, int] = field(init=False, repr=False, compare=False)
     # Ensemble members may differ in vocabulary: each reads the same raw strings with its own tokenizer.
     protocol: ClassVar[tuple[str, ...]] = ()
     usage: ClassVar[str] = (
@@ -155,8 +156,7 @@ class WordTokenizer:
         encoded = [e.ids for e in self._parsed.encode_batch(texts, add_special_tokens=False)]
         if not self.bigrams:
             return encoded
-        keys, pair_ids = self._bigrams
-        return [_with_bigrams(words, keys, pair_ids, self.vocab_size) for words in encoded]
+        return [_with_bigrams(words, self._bigrams) for words in encoded]
 
     def texts(self, raw: Any) -> list[str]:
         """Check `predict`'s input: a non-empty list of non-empty strings."""

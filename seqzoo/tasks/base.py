@@ -208,9 +208,12 @@ class SeqzooTask(pl.LightningModule):
         on every other step its value would go nowhere: the logger skips those steps and the progress
         bar keeps the last logged value.
         """
-        every = self.trainer.log_every_n_steps
-        if self.trainer.fast_dev_run or (every and (self.global_step + 1) % every == 0):
-            self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
+        trainer = self._trainer  # None outside a Trainer (Fabric, a step called by hand): log as before
+        if trainer is not None and not trainer.fast_dev_run:
+            every = trainer.log_every_n_steps
+            if not every or (self.global_step + 1) % every:
+                return
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch_size)
 
     def on_before_backward(self, loss: Tensor) -> None:
         """Stop at the first non-finite loss (every task, automatic or manual optimization): training on
