@@ -109,9 +109,14 @@ def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int) -> flo
     return samples / (now() - start)
 
 
-def recipe_task(recipe: str, **overrides) -> SeqzooTask:
-    """The network and optimizer a zoo recipe trains (`recipes/<task>/<arch>.yaml`'s `model`)."""
-    model = yaml.safe_load((RECIPES / recipe).read_text())["model"]
+def recipe_config(recipe: str) -> dict:
+    """A zoo recipe (`recipes/<task>/<arch>.yaml`) as read."""
+    return yaml.safe_load((RECIPES / recipe).read_text())
+
+
+def recipe_task(config: dict, **overrides) -> SeqzooTask:
+    """The network and optimizer a recipe trains (its `model` section)."""
+    model = config["model"]
     cls = ForecastingTask if model["class_path"].endswith("ForecastingTask") else ClassificationTask
     return cls(**{**model["init_args"], **overrides})
 
@@ -189,17 +194,18 @@ def cases(quick: bool, count: int) -> dict[str, tuple[Case, str]]:
     out = {}
     loader, source, dm = jena_batches(quick)
     for recipe in recipes("jena", "gru"):
-        task = recipe_task(recipe, predict_delta=False)
+        task = recipe_task(recipe_config(recipe), predict_delta=False)
         what = f"{recipe}'s network and optimizer, batch 128 x 240 steps x 19 inputs"
         out[f"fit_overhead_{task.hparams.arch}_jena"] = (Case(task, loader, jena_loss, source, dm), what)
     readers = {}  # one DataModule per tokenization (vocabulary, cut, word pairs) the recipes ask for
     for recipe in recipes("imdb", "lstm"):
-        data = yaml.safe_load((RECIPES / recipe).read_text())["data"]["init_args"]
+        config = recipe_config(recipe)
+        data = config["data"]["init_args"]
         tokenization = (data["vocab_size"], data["max_length"], data.get("bigrams", 0))
         if tokenization not in readers:
             readers[tokenization] = review_batches_for(quick, count, *tokenization)
         loader, source, dm = readers[tokenization]
-        task = recipe_task(recipe)
+        task = recipe_task(config)
         what = f"{recipe}'s network and optimizer, batch {REVIEW_BATCH} reviews"
         out[f"fit_overhead_{task.hparams.arch}_imdb"] = (Case(task, loader, review_loss, source, dm), what)
     return out
