@@ -15,13 +15,13 @@ from tokenizers import Tokenizer
 
 import seqzoo
 from seqzoo.artifact import load_artifact, save_pretrained
-from seqzoo.data.imdb import ImdbDataModule, validation_rows
+from seqzoo.data.imdb import ImdbDataModule
 from seqzoo.data.tokens import WordTokenizer, fit_word_tokenizer
 from seqzoo.errors import SeqzooError
 from seqzoo.tasks import ClassificationTask
 
 from .conftest import quiet_trainer
-from .test_imdb import reviews, words
+from .test_imdb import data_dir, words  # noqa: F401 (data_dir: test_imdb's parquet files, as a fixture)
 
 TEXTS = ["not good at all", "Not good. Not bad", "very good film, not good", "a very good film"]
 
@@ -87,17 +87,7 @@ def test_negative_bigrams_are_refused():
         ImdbDataModule(data_dir=".", bigrams=-1)
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("imdb")
-    train = reviews(320, seed=0)
-    assert validation_rows(train["label"].to_numpy(), 0.2, seed=0).sum() == 64
-    train.to_parquet(folder / "imdb_train.parquet")
-    reviews(160, seed=1).to_parquet(folder / "imdb_test.parquet")
-    return folder
-
-
-def test_fasttext_learns_sentiment_from_words_and_pairs_and_round_trips(data_dir, tmp_path):
+def test_fasttext_learns_sentiment_from_words_and_pairs_and_round_trips(data_dir, tmp_path):  # noqa: F811
     dm = ImdbDataModule(data_dir=str(data_dir), vocab_size=70, max_length=160, bigrams=200, batch_size=16)
     dm.setup("fit")
     tokenizer = WordTokenizer.from_config(dm.preprocessing)
