@@ -60,6 +60,19 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> f
     return statistics.median(timings(fn, repeats, warmup))
 
 
+def alternating_medians(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2
+) -> dict[str, float]:
+    """Median seconds of each function, timed in turns so that drifting background load hits all alike."""
+    for fn in fns.values():
+        timings(fn, 0, warmup)
+    seconds: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            seconds[name] += timings(fn, 1, warmup=0)
+    return {name: statistics.median(s) for name, s in seconds.items()}
+
+
 @dataclass
 class Result:
     name: str

@@ -18,7 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import markdown_table, use_clock  # noqa: E402
 
-BENCHMARKS = ["recurrent_dropout", "jena_pipeline", "serving", "fit_overhead", "cost_growth", "peers"]
+BENCHMARKS = [
+    "gru_bptt",
+    "recurrent_dropout",
+    "jena_pipeline",
+    "serving",
+    "fit_overhead",
+    "cost_growth",
+    "peers",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,17 @@ fixed across the time steps of a sequence, training only.
 Fused `nn.RNN`/`nn.LSTM`/`nn.GRU` kernels cannot drop the state inside their loop, so this runs the
 cell loop itself on the fused module's own parameters: with p = 0 it computes exactly what the fused
 kernel does, and in eval mode the encoder uses the fused kernel. The input projection of every step is
-one matmul up front and only the recurrent part runs per step; on CPU this costs about 1.1x the fused
-kernel (TorchScript gained nothing here, so the loop stays plain Python; see benchmarks/).
+one matmul up front and only the recurrent part runs per step (TorchScript gained nothing here, so the
+loop stays plain Python; see benchmarks/). A GRU training on CPU runs the hand-written backward pass of
+`gru_bptt.py` instead, which takes the mask too.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from seqzoo.nn.gru_bptt import GruScan, hand_written_applies
 
 
 def _scan(
@@ -68,6 +71,7 @@ def dropped_layer(layer: nn.RNNBase, x: Tensor, lengths: Tensor | None, p: float
     direction `(directions, batch, hidden)`, the shapes the fused module would give.
     """
     batch, steps = x.shape[:2]
+    padded = lengths is not None
     lengths = torch.full((batch,), steps, device=x.device) if lengths is None else lengths.to(x.device)
     valid = torch.arange(steps, device=x.device)[None, :] < lengths[:, None]
     cell = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}[type(layer).__name__]
@@ -78,9 +82,14 @@ def dropped_layer(layer: nn.RNNBase, x: Tensor, lengths: Tensor | None, p: float
         w_hh, b_hh = getattr(layer, f"weight_hh_l0{suffix}"), getattr(layer, f"bias_hh_l0{suffix}")
         source = _reverse_within(x, lengths) if suffix else x
         mask = torch.bernoulli(x.new_full((batch, layer.hidden_size), 1 - p)) / (1 - p)
-        out = _scan(
-            cell, nonlinearity, torch.nn.functional.linear(source, w_ih, b_ih), w_hh, b_hh, mask, valid
-        )
+        if hand_written_applies(layer, x):
+            # A forward scan never looks ahead, so steps before the padding come out as if frozen there.
+            out = GruScan.apply(source, x.new_zeros(batch, layer.hidden_size), w_ih, w_hh, b_ih, b_hh, mask)
+            out = out.masked_fill(~valid[..., None], 0) if padded else out
+        else:
+            out = _scan(
+                cell, nonlinearity, torch.nn.functional.linear(source, w_ih, b_ih), w_hh, b_hh, mask, valid
+            )
         finals.append(
             out.gather(1, (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, out.shape[-1]))[:, 0]
         )
