@@ -89,6 +89,7 @@ def test_runs_only_where_autograd_records_a_cpu_gru() -> None:
     x = torch.randn(2, 5, 3)
     assert hand_written_applies(gru, x)
     assert not hand_written_applies(lstm, x)
+    assert not hand_written_applies(nn.GRU(3, 4, batch_first=True, bias=False), x)
     assert not hand_written_applies(gru, x.half())
     assert not hand_written_applies(gru, x[:, :0])
     with torch.no_grad():
@@ -133,3 +134,15 @@ def test_recurrent_dropout_layer_matches_the_cell_loop(bidirectional: bool) -> N
     torch.testing.assert_close(out, loop_out)
     torch.testing.assert_close(last, loop_last)
     assert torch.autograd.gradcheck(lambda x: dropped(x)[0], (x,))
+
+
+def test_onnx_export_keeps_the_gru_operator() -> None:
+    """Exported while autograd records (the default), the graph holds ONNX's GRU, not unrolled steps."""
+    onnx = pytest.importorskip("onnx")
+    from seqzoo.onnx_serving import _to_onnx_bytes
+
+    encoder = RecurrentEncoder(3, 4, "gru")
+    assert hand_written_applies(encoder.layers[0], torch.randn(1, 5, 3))
+    graph = onnx.load_from_string(_to_onnx_bytes(encoder, torch.randn(1, 5, 3))).graph
+    operators = [node.op_type for node in graph.node]
+    assert "GRU" in operators and "Tanh" not in operators
