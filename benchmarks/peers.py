@@ -23,7 +23,9 @@ these series to an .npz that each side's training script reads, in a process of 
   in one series): Darts then draws each window once per epoch, the same windows and count as the others.
 The three processes take their epochs in turns, in alternating order (peers_common.py): one trains at a time,
 so drifting background load on shared cores hits all of them alike. Validation MAE is computed here, in the
-target's units, from each side's predictions on the same validation windows.
+target's units, from each side's predictions on the same validation windows. All of it runs once per seed
+in SEEDS (each tool seeds its own weights and shuffling): seconds per epoch are the median over every seed's
+timed epochs, the MAE the mean over the seeds, since one seed's MAE moves by more than the tools differ.
 Without the Jena data: seeded synthetic series of the same shapes.
 
 The peers run in their own environment (benchmarks/peers_env.py installs it on first use: minutes), so this
@@ -52,6 +54,7 @@ from seqzoo.data.windows import SlidingWindows
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
 EPOCHS = 4  # the first is the warm-up: seconds per epoch are the median of the other three
+SEEDS = (0, 1, 2)
 LOOKBACK, DELAY, FEATURES = 240, 24, 19  # hourly steps: the recipe's 1440 rows, step 6, delay 144
 CHUNK = 500  # windows per training series; the Jena train split gives 20 of them: 10,000 windows
 PEERS = {"keras": "Keras 3 GRU(32) + Dense(1), TensorFlow CPU", "darts": "Darts BlockRNNModel GRU(32)"}
@@ -96,7 +99,7 @@ def chunked(segments: list[np.ndarray], windows: int) -> list[np.ndarray]:
 class Side:
     """One tool's training process (benchmarks/peers_TOOL.py), run one step at a time: see peers_common.py."""
 
-    def __init__(self, tool: str, python: str, series: Path, threads: int) -> None:
+    def __init__(self, tool: str, python: str, series: Path, threads: int, seed: int) -> None:
         self.tool = tool
         self.out, self.log = series.with_name(f"{tool}.json"), series.with_name(f"{tool}.log")
         env = {
@@ -108,6 +111,7 @@ class Side:
         }
         command = [python, str(HERE / f"peers_{tool}.py"), str(series), str(self.out)]
         command += ["--epochs", str(EPOCHS), "--clock", clock_name(), "--threads", str(threads)]
+        command += ["--seed", str(seed)]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env
@@ -138,10 +142,10 @@ class Side:
         raise RuntimeError(f"the {self.tool} side {what} (exit {code}):\n{self.log.read_text()[-3000:]}")
 
 
-def train_all(series: Path, threads: int) -> dict[str, dict[str, Any]]:
+def train_all(series: Path, threads: int, seed: int) -> dict[str, dict[str, Any]]:
     """Every tool's result, the epochs taken in turns: one tool trains at a time, in alternating order."""
     pythons = {"seqzoo": sys.executable, **{tool: str(peer_python()) for tool in PEERS}}
-    sides = [Side(tool, python, series, threads) for tool, python in pythons.items()]
+    sides = [Side(tool, python, series, threads, seed) for tool, python in pythons.items()]
     try:
         for side in sides:
             side.expect("WAIT")  # all set up before any epoch starts
@@ -166,6 +170,22 @@ def val_mae(side: dict[str, Any], truth: np.ndarray, target_std: float) -> float
     return float(np.abs(predictions - truth).mean() * target_std)
 
 
+def summary(runs: list[dict[str, Any]], truth: np.ndarray, target_std: float) -> dict[str, Any]:
+    """One tool over every seed: the median of the timed epochs (the warm-up one of each seed left out),
+    the validation MAE of each seed and their mean."""
+    maes = [val_mae(run, truth, target_std) for run in runs]
+    return {
+        "seconds": statistics.median(s for run in runs for s in run["epoch_seconds"][1:]),
+        "wall": statistics.median(s for run in runs for s in run["epoch_wall_seconds"][1:]),
+        "epoch_seconds": [run["epoch_seconds"] for run in runs],
+        "maes": maes,
+        "mae": statistics.fmean(maes),
+        "samples": runs[0]["samples_per_epoch"],
+        "parameters": runs[0]["parameters"],
+        "version": runs[0]["version"],
+    }
+
+
 def run(quick: bool) -> list[Result]:
     if quick:
         print("peers: skipped under --quick (it installs TensorFlow and Darts in their own environment)")
@@ -181,45 +201,50 @@ def run(quick: bool) -> list[Result]:
         arrays = {f"{split}_{i}": s for split, segments in hourly.items() for i, s in enumerate(segments)}
         geometry = {"lookback": LOOKBACK, "delay": DELAY, "target_index": target_index}
         np.savez(series, **arrays, **geometry, preprocessing=json.dumps(preprocessing))
-        sides = train_all(series, threads)
+        by_seed = [train_all(series, threads, seed) for seed in SEEDS]
     val = SlidingWindows([torch.from_numpy(s) for s in hourly["val"]], LOOKBACK, 1, DELAY, target_index)
     truth = val.targets(torch.arange(len(val))).numpy().astype(np.float64)
-    ours = sides["seqzoo"]
-    our_mae, our_epoch = val_mae(ours, truth, target_std), statistics.median(ours["epoch_seconds"][1:])
+    tools = {
+        tool: summary([sides[tool] for sides in by_seed], truth, target_std) for tool in ("seqzoo", *PEERS)
+    }
+    ours = tools["seqzoo"]
     results = []
     for tool, what in PEERS.items():
-        peer = sides[tool]
-        peer_mae, peer_epoch = val_mae(peer, truth, target_std), statistics.median(peer["epoch_seconds"][1:])
-        walls = [statistics.median(side["epoch_wall_seconds"][1:]) for side in (ours, peer)]
+        peer = tools[tool]
+        maes = ", ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(ours["maes"], peer["maes"], strict=True))
         results.append(
             Result(
                 name=f"peers_{tool}_gru_jena",
                 metric="training samples per second (whole epochs)",
-                value=ours["samples_per_epoch"] / our_epoch,
-                reference=peer["samples_per_epoch"] / peer_epoch,
+                value=ours["samples"] / ours["seconds"],
+                reference=peer["samples"] / peer["seconds"],
                 reference_name=what,
-                ratio=(ours["samples_per_epoch"] / our_epoch) / (peer["samples_per_epoch"] / peer_epoch),
+                ratio=(ours["samples"] / ours["seconds"]) / (peer["samples"] / peer["seconds"]),
                 target="ratio >= 1.5 at equal or better MAE",
                 device=device_name(),
                 details=f"GRU(32) -> Linear(1) on {LOOKBACK} steps x {FEATURES} inputs, target {DELAY} h "
                 f"ahead, Adam 1e-3, MAE, batch 128, {threads} thread(s) each; {source}; samples per epoch "
-                f"seqzoo {ours['samples_per_epoch']}, {tool} {peer['samples_per_epoch']}; seconds per epoch "
-                f"(median of {EPOCHS - 1} after 1 warm-up, epochs taken in turns) seqzoo {our_epoch:.1f}, "
-                f"{tool} {peer_epoch:.1f} (wall clock {walls[0]:.1f} and {walls[1]:.1f}); validation MAE "
-                f"after {EPOCHS} epochs on {len(truth)} windows seqzoo {our_mae:.3f}, {tool} {peer_mae:.3f}; "
-                f"{ours['version']}; {peer['version']}",
+                f"seqzoo {ours['samples']}, {tool} {peer['samples']}; seeds {list(SEEDS)}; seconds per epoch "
+                f"(median of {EPOCHS - 1} per seed after 1 warm-up, epochs taken in turns) seqzoo "
+                f"{ours['seconds']:.1f}, {tool} {peer['seconds']:.1f} (wall clock {ours['wall']:.1f} and "
+                f"{peer['wall']:.1f}); validation MAE after {EPOCHS} epochs on {len(truth)} windows, mean "
+                f"over the seeds, seqzoo {ours['mae']:.3f}, {tool} {peer['mae']:.3f} (per seed, "
+                f"seqzoo/{tool}: {maes}); {ours['version']}; {peer['version']}",
                 params={
                     "epochs": EPOCHS,
+                    "seeds": list(SEEDS),
                     "threads": threads,
                     "val_windows": len(truth),
-                    "seqzoo_samples_per_epoch": ours["samples_per_epoch"],
-                    "peer_samples_per_epoch": peer["samples_per_epoch"],
-                    "seqzoo_seconds_per_epoch": our_epoch,
-                    "peer_seconds_per_epoch": peer_epoch,
+                    "seqzoo_samples_per_epoch": ours["samples"],
+                    "peer_samples_per_epoch": peer["samples"],
+                    "seqzoo_seconds_per_epoch": ours["seconds"],
+                    "peer_seconds_per_epoch": peer["seconds"],
                     "seqzoo_epoch_seconds": ours["epoch_seconds"],
                     "peer_epoch_seconds": peer["epoch_seconds"],
-                    "seqzoo_val_mae": our_mae,
-                    "peer_val_mae": peer_mae,
+                    "seqzoo_val_mae": ours["mae"],
+                    "peer_val_mae": peer["mae"],
+                    "seqzoo_val_mae_by_seed": ours["maes"],
+                    "peer_val_mae_by_seed": peer["maes"],
                     "seqzoo_parameters": ours["parameters"],
                     "peer_parameters": peer["parameters"],
                     "peer_version": peer["version"],

@@ -1,7 +1,7 @@
 """What the three training scripts of benchmarks/peers.py share (numpy only: the Keras and Darts ones run in
 the peers' environment): the command line, the series the main process saved, the epoch clock, the result.
 
-python benchmarks/peers_TOOL.py SERIES.npz OUT.json --epochs E --clock wall|cpu --threads T
+python benchmarks/peers_TOOL.py SERIES.npz OUT.json --epochs E --clock wall|cpu --threads T --seed S
 
 The main process runs one epoch at a time across the scripts: a script says WAIT on stdout and blocks until
 it reads a line on stdin, before each epoch and before its (untimed) validation predictions, and says EPOCH
@@ -29,6 +29,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--clock", choices=sorted(CLOCKS), required=True)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True, help="the tool's own seed: weights and shuffling")
     return parser.parse_args()
 
 

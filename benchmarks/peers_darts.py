@@ -57,7 +57,7 @@ def main() -> None:
         n_epochs=args.epochs,
         optimizer_kwargs={"lr": 1e-3},
         loss_fn=torch.nn.L1Loss(),
-        random_state=0,
+        random_state=args.seed,
         work_dir=str(args.out) + ".darts",
         pl_trainer_kwargs={
             "accelerator": "cpu",

@@ -31,7 +31,7 @@ def main() -> None:
     args = arguments()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(args.seed)
     data = load_series(args.series)
     geometry = (data["lookback"], data["delay"], data["target_index"])
     x, y = windows(data["train"], *geometry)

@@ -31,7 +31,7 @@ def main() -> None:
     geometry = (data["lookback"], 1, data["delay"], data["target_index"])
     train = SlidingWindows([torch.from_numpy(s) for s in data["train"]], *geometry)
     val = SlidingWindows([torch.from_numpy(s) for s in data["val"]], *geometry)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     task = ForecastingTask(
         arch="gru",
         arch_kwargs={"input_size": train.data.shape[1], "hidden_size": 32},
