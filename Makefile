@@ -30,7 +30,7 @@ docs: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[docs]"
 	$(BIN)/mkdocs build --strict
 
-# The benchmarks page's numbers and figure (about 10 minutes on 2 CPU cores; see docs/benchmarks.md).
+# The benchmarks page's numbers and figure (about 15 minutes on 2 CPU cores; see docs/benchmarks.md).
 # On cores shared with other work: make bench BENCH_ARGS="--threads 1 --clock cpu"
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[docs]"
