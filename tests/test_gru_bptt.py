@@ -94,6 +94,8 @@ def test_runs_only_where_autograd_records_a_cpu_gru() -> None:
     assert not hand_written_applies(gru, x[:, :0])
     with torch.no_grad():
         assert not hand_written_applies(gru, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not hand_written_applies(gru, x)
     frozen = nn.GRU(3, 4, batch_first=True).requires_grad_(False)
     assert not hand_written_applies(frozen, x)  # nothing to differentiate: the kernel's forward is faster
     assert hand_written_applies(frozen, x.requires_grad_())

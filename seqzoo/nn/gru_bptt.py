@@ -21,10 +21,12 @@ def hand_written_applies(layer: nn.RNNBase, x: Tensor) -> bool:
     """Whether `layer(x)` should run through `GruScan`: a CPU GRU whose call autograd is recording.
 
     Never while tracing: an ONNX export must see `nn.GRU` itself, which it maps onto ONNX's GRU operator.
+    Nor under CPU autocast (bf16-mixed training), which casts the kernel's inputs where it knows how.
     """
     return (
         isinstance(layer, nn.GRU)
         and not torch.jit.is_tracing()
+        and not torch.is_autocast_enabled("cpu")
         and x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
         and torch.is_grad_enabled()

@@ -18,7 +18,9 @@ State = list  # one entry per layer: Tensor (rnn, gru) or (h, c) tuple (lstm)
 POOLS = ("last", "max", "mean")
 
 
-def run_layer(layer: nn.RNNBase, x: Tensor, hx: State | None = None):
+def run_layer(
+    layer: nn.RNNBase, x: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None = None
+) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
     """`layer(x, hx)`, with CPU GRU training through the hand-written backward pass of `gru_bptt.py`."""
     if hand_written_applies(layer, x):
         return gru_call(layer, x, hx)
