@@ -11,8 +11,8 @@ from seqzoo.nn.recurrent import RecurrentEncoder
 from seqzoo.nn.recurrent_dropout import dropped_layer
 
 
-def _weights(layer: nn.GRU, suffix: str = "") -> list[torch.Tensor]:
-    return [getattr(layer, f"{kind}_l0{suffix}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+def _weights(layer: nn.GRU) -> list[torch.Tensor]:
+    return [getattr(layer, f"{kind}_l0") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
 def test_gradients_match_finite_differences_in_float64() -> None:
@@ -49,7 +49,7 @@ def test_outputs_and_every_gradient_match_nn_gru(bidirectional: bool, with_state
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_frozen_weights_and_inputs_get_no_gradient() -> None:
+def test_frozen_weights_get_no_gradient() -> None:
     torch.manual_seed(2)
     layer = nn.GRU(3, 4, batch_first=True)
     layer.weight_ih_l0.requires_grad_(False)
@@ -75,7 +75,8 @@ def test_padded_encoder_through_the_hand_written_path(bidirectional: bool) -> No
     assert torch.autograd.gradcheck(lambda x: encoder(x, lengths), (x,))
 
 
-def _graph_names(fn, seen: set | None = None) -> set[str]:
+def _graph_names(fn: object, seen: set | None = None) -> set[str]:
+    """Class names of every autograd node reachable from `fn`."""
     seen = set() if seen is None else seen
     if fn is not None and fn not in seen:
         seen.add(fn)
