@@ -36,6 +36,14 @@ CASES = {
     "gru_bptt_imdb": Case(
         "gru.imdb's GRU(32) over 500 embedded tokens, max-pooled", 128, 500, 32, 32, pool="max"
     ),
+    "gru_bptt_small_batch_imdb": Case(
+        "gru.imdb's GRU(32) over 500 embedded tokens, max-pooled, 32 reviews a batch",
+        32,
+        500,
+        32,
+        32,
+        pool="max",
+    ),
 }
 
 
