@@ -71,6 +71,11 @@ def _parse(text: Any) -> Tokenizer:
     return tokenizer
 
 
+def _pair_keys(seq: np.ndarray, size: int) -> np.ndarray:
+    """One integer per adjacent pair of ids, `first * size + second`: how pairs are counted and looked up."""
+    return seq[:-1] * size + seq[1:]
+
+
 def _bigram_table(tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray, int]:
     """The vocabulary's word pairs as sorted keys `first_id * size + second_id`, their ids, and `size`."""
     vocab = tokenizer.get_vocab()
@@ -81,10 +86,11 @@ def _bigram_table(tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray, int]:
         words = token.split(" ")
         if len(words) != 2 or not all(w in vocab and " " not in w and w not in (PAD, UNK) for w in words):
             raise ValueError(f"vocabulary entry {token!r} is not a pair of two known words")
-        keys.append(vocab[words[0]] * len(vocab) + vocab[words[1]])
+        keys.append(vocab[words[0]] * len(vocab) + vocab[words[1]])  # as _pair_keys writes it
         ids.append(token_id)
-    order = np.argsort(np.asarray(keys, np.int64), kind="stable")
-    return np.asarray(keys, np.int64)[order], np.asarray(ids, np.int64)[order], len(vocab)
+    keys_array = np.asarray(keys, np.int64)
+    order = np.argsort(keys_array, kind="stable")
+    return keys_array[order], np.asarray(ids, np.int64)[order], len(vocab)
 
 
 def _with_bigrams(words: list[int], table: tuple[np.ndarray, np.ndarray, int]) -> list[int]:
@@ -92,8 +98,7 @@ def _with_bigrams(words: list[int], table: tuple[np.ndarray, np.ndarray, int]) -
     keys, pair_ids, size = table
     if len(keys) == 0 or len(words) < 2:
         return words
-    seq = np.asarray(words, np.int64)
-    wanted = seq[:-1] * size + seq[1:]
+    wanted = _pair_keys(np.asarray(words, np.int64), size)
     at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     return words + pair_ids[at[keys[at] == wanted]].tolist()
 
@@ -235,7 +240,7 @@ def _add_frequent_pairs(tokenizer: Tokenizer, texts: list[str], count: int) -> N
     for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
         seq = np.asarray(encoding.ids, np.int64)
         known = (seq[:-1] > 1) & (seq[1:] > 1)  # 0 is [PAD], 1 is [UNK]
-        keys.append((seq[:-1] * size + seq[1:])[known])
+        keys.append(_pair_keys(seq, size)[known])
     pairs, counts = np.unique(np.concatenate(keys), return_counts=True)
     top = pairs[np.lexsort((pairs, -counts))[:count]]  # most frequent first; ties by the words' ids
     words = {i: w for w, i in vocab.items()}
