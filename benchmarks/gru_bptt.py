@@ -54,36 +54,35 @@ def kernel_reading(layer: torch.nn.GRU, pool: str):
     return lambda x: layer(x)[1].transpose(0, 1).flatten(1)
 
 
-def run(quick: bool) -> list[Result]:
+def measure(name: str, case: Case, quick: bool) -> Result:
     repeats, warmup = (1, 1) if quick else (15, 2)
-    results = []
+    steps = min(case.steps, 60) if quick else case.steps
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(case.features, case.hidden, bidirectional=case.bidirectional, pool=case.pool)
+    encoder.train()
+    x = torch.randn(case.batch, steps, case.features)
+    nets = {"seqzoo": encoder, "kernel": kernel_reading(encoder.layers[0], case.pool)}
+    seconds = alternating_medians(
+        {who: lambda net=net: net(x).sum().backward() for who, net in nets.items()}, repeats, warmup
+    )
+    return Result(
+        name=name,
+        metric="training steps per second (forward+backward)",
+        value=1 / seconds["seqzoo"],
+        reference=1 / seconds["kernel"],
+        reference_name="the same nn.GRU module under autograd",
+        ratio=seconds["kernel"] / seconds["seqzoo"],
+        target="ratio > 1 (CPU)",
+        device=device_name(),
+        details=f"{case.what}: batch {case.batch}, {steps} steps, {case.features} inputs, hidden "
+        f"{case.hidden}; median of {repeats} in turns after {warmup} warm-up",
+    )
+
+
+def run(quick: bool) -> list[Result]:
     flushing = torch.set_flush_denormal(True)
-    for name, case in CASES.items():
-        steps = min(case.steps, 60) if quick else case.steps
-        torch.manual_seed(0)
-        encoder = RecurrentEncoder(
-            case.features, case.hidden, bidirectional=case.bidirectional, pool=case.pool
-        )
-        encoder.train()
-        x = torch.randn(case.batch, steps, case.features)
-        nets = {"seqzoo": encoder, "kernel": kernel_reading(encoder.layers[0], case.pool)}
-        seconds = alternating_medians(
-            {who: lambda net=net, x=x: net(x).sum().backward() for who, net in nets.items()}, repeats, warmup
-        )
-        results.append(
-            Result(
-                name=name,
-                metric="training steps per second (forward+backward)",
-                value=1 / seconds["seqzoo"],
-                reference=1 / seconds["kernel"],
-                reference_name="the same nn.GRU module under autograd",
-                ratio=seconds["kernel"] / seconds["seqzoo"],
-                target="ratio > 1 (CPU)",
-                device=device_name(),
-                details=f"{case.what}: batch {case.batch}, {steps} steps, {case.features} inputs, hidden "
-                f"{case.hidden}; median of {repeats} in turns after {warmup} warm-up",
-            )
-        )
-    if flushing:
-        torch.set_flush_denormal(False)  # torch's default
-    return results
+    try:
+        return [measure(name, case, quick) for name, case in CASES.items()]
+    finally:
+        if flushing:
+            torch.set_flush_denormal(False)  # torch's default
