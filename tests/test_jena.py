@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from seqzoo.data.jena import JenaDataModule, JenaScaler
 from seqzoo.data.jena_files import (
     CLASSIC_FEATURES,
     _fixed_width_times,
+    column_values,
     contiguous_segments,
     read_station_file,
     read_station_files,
@@ -138,24 +140,23 @@ def test_timestamps_parse_the_station_format(text, expected):
     assert parsed[0] == pd.Timestamp(expected) and parsed.name == "Date Time"
 
 
+def parsed_by_pandas(text: pd.Series, fmt: str) -> np.ndarray:
+    return pd.to_datetime(text, format=fmt).to_numpy()
+
+
 def test_station_timestamps_take_the_fixed_width_path_and_agree_with_pandas():
-    text = pd.Series(
-        pd.date_range("2023-12-31 22:00", periods=2000, freq="7min").strftime("%d.%m.%Y %H:%M:%S"),
-        name="Date Time",
-    )
-    fast = _fixed_width_times(text, "%d.%m.%Y %H:%M:%S", "Date Time")
-    assert fast is not None and fast.equals(
-        pd.DatetimeIndex(pd.to_datetime(text, format="%d.%m.%Y %H:%M:%S"))
-    )
     station = "%d.%m.%Y %H:%M:%S"
-    assert _fixed_width_times(pd.Series(["1.6.2024 00:10:00"]), station, "t") is None  # unpadded
-    assert _fixed_width_times(pd.Series(["2024-06-01 00:10:00"]), station, "t") is None  # other format
-    assert _fixed_width_times(pd.Series(["01.06.2024 00:10:00x"]), station, "t") is None
-    iso = _fixed_width_times(pd.Series(["2024-02-29 23:59:59"]), "%Y-%m-%d %H:%M:%S", "t")
-    assert iso[0] == pd.Timestamp("2024-02-29 23:59:59")
+    text = pd.Series(pd.date_range("2023-12-31 22:00", periods=2000, freq="7min").strftime(station))
+    fast = _fixed_width_times(text, station)
+    assert fast is not None and np.array_equal(fast, parsed_by_pandas(text, station))
+    assert _fixed_width_times(pd.Series(["1.6.2024 00:10:00"]), station) is None  # unpadded
+    assert _fixed_width_times(pd.Series(["2024-06-01 00:10:00"]), station) is None  # other format
+    assert _fixed_width_times(pd.Series(["01.06.2024 00:10:00x"]), station) is None
+    iso = _fixed_width_times(pd.Series(["2024-02-29 23:59:59"]), "%Y-%m-%d %H:%M:%S")
+    assert iso[0] == np.datetime64("2024-02-29 23:59:59")
     chunks = pa.chunked_array([["01.06.2024 00:10:00"], ["01.06.2024 00:20:00"]])  # as long columns are
-    chunked = _fixed_width_times(pd.Series(pd.arrays.ArrowStringArray(chunks)), "%d.%m.%Y %H:%M:%S", "t")
-    assert list(chunked) == [pd.Timestamp("2024-06-01 00:10"), pd.Timestamp("2024-06-01 00:20")]
+    chunked = _fixed_width_times(pd.Series(pd.arrays.ArrowStringArray(chunks)), station)
+    assert chunked.tolist() == [datetime(2024, 6, 1, 0, 10), datetime(2024, 6, 1, 0, 20)]
 
 
 @pytest.mark.parametrize("fmt", ["%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"])
@@ -167,9 +168,9 @@ def test_fixed_width_times_agree_with_pandas_across_calendars(fmt):
     seconds = rng.integers(np.datetime64("1700-01-01", "s").astype(int), 13_000_000_000, 5000)
     ends = pd.date_range("1899-01-31", "2101-12-31", freq="ME")  # every month's last day, 1899 to 2101
     instants = pd.DatetimeIndex(seconds.astype("datetime64[s]")).append(ends + pd.Timedelta("23:59:59"))
-    text = pd.Series(instants.strftime(fmt), name="t")
-    fast = _fixed_width_times(text, fmt, "t")
-    assert fast is not None and fast.equals(pd.DatetimeIndex(pd.to_datetime(text, format=fmt)))
+    text = pd.Series(instants.strftime(fmt))
+    fast = _fixed_width_times(text, fmt)
+    assert fast is not None and np.array_equal(fast, parsed_by_pandas(text, fmt))
 
 
 @pytest.mark.parametrize(
@@ -228,6 +229,52 @@ def test_a_reading_too_large_for_float32_is_refused_even_where_the_window_skips_
     for rolling in (False, True):
         with pytest.raises(InputError, match="too large for float32 after normalisation"):
             small_model.predict(raw, rolling=rolling)
+
+
+def derived_inputs_scaler() -> JenaScaler:
+    """Wind vectors and time encodings on; a window of 3 rows, every 5th of 12, starting at row 1."""
+    kept = [c for c in CLASSIC_FEATURES if c not in ("wv (m/s)", "max. wv (m/s)", "wd (deg)")]
+    derived = ["Wx", "Wy", "max Wx", "max Wy", "day sin", "day cos", "year sin", "year cos"]
+    inputs = kept + derived
+    mean = np.random.default_rng(0).normal(size=len(inputs)).tolist()
+    std = [0.05] + [1.0] * (len(inputs) - 1)  # p (mbar) scaled by 20
+    return JenaScaler(inputs, mean, std, lookback=12, step=5, delay=6, wind_vector=True, time_encoding=True)
+
+
+@pytest.mark.parametrize("last_temperature", [15.0, 1e37])  # 1e37: scales into float32, but fails the bound
+def test_one_forecast_scales_only_the_rows_it_reads_and_encodes_as_a_rolling_one(last_temperature):
+    scaler = derived_inputs_scaler()
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="Date Time")
+    raw["Date Time"] = raw["Date Time"].dt.strftime("%d.%m.%Y %H:%M:%S")
+    raw.loc[len(raw) - 1, "T (degC)"] = last_temperature
+    single = scaler.encode(raw)
+    assert single.shape == (1, 3, 19) and torch.isfinite(single).all()
+    assert torch.equal(single, scaler.encode(raw, rolling=True)[-1:])
+
+
+def test_readings_leave_the_callers_frame_as_it_was():
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
+    raw.loc[3, "wv (m/s)"] = -9999.0
+    before = raw.copy()
+    with pytest.raises(InputError, match=r"missing values \(NaN or -9999\) in \['wv \(m/s\)'\]"):
+        derived_inputs_scaler().encode(raw)
+    pd.testing.assert_frame_equal(raw, before)
+
+
+class FrameWithoutColumnAccessor(pd.DataFrame):
+    """A DataFrame as a pandas without `DataFrame._get_column_array` would have it."""
+
+    _get_column_array = None
+
+
+def test_columns_read_the_same_without_pandas_column_accessor():
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="Date Time")
+    raw["Date Time"] = raw["Date Time"].dt.strftime("%d.%m.%Y %H:%M:%S")
+    bare = FrameWithoutColumnAccessor(raw)
+    for position in range(raw.shape[1]):
+        assert np.array_equal(column_values(bare, position), column_values(raw, position))
+    scaler = derived_inputs_scaler()
+    assert torch.equal(scaler.encode(bare, rolling=True), scaler.encode(raw, rolling=True))
 
 
 def test_non_dataframe_and_unknown_options_are_input_errors(small_model):

@@ -41,7 +41,6 @@ FIELD_SLICES = {
 _CLOCK_SLICES = {"hour": (11, 13), "minute": (14, 16), "second": (17, 19)}
 _FIELDS = ("year", "month", "day", "hour", "minute", "second")
 _WIDTH = 19
-_FIELD_MIN, _FIELD_MAX = np.array([0, 1, 1, 0, 0, 0]), np.array([9999, 12, 31, 23, 59, 59])
 _MONTH_LENGTHS = np.array([31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])  # leap years' lengths
 
 
@@ -50,11 +49,11 @@ def _layout(fmt: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where `fmt` writes its digits: place values mapping the 19 characters to the six fields, and
     what each character may be (a digit, or the one separator the format writes there)."""
     slices = {**FIELD_SLICES[fmt], **_CLOCK_SLICES}
-    place_values = np.zeros((_WIDTH, len(_FIELDS)))  # digits (n, 19) @ this = the fields (n, 6)
-    for column, field in enumerate(_FIELDS):
+    place_values = np.zeros((len(_FIELDS), _WIDTH), np.float32)  # this @ digits.T = the fields (6, n)
+    for row, field in enumerate(_FIELDS):
         a, b = slices[field]
-        place_values[a:b, column] = 10.0 ** np.arange(b - a - 1, -1, -1)
-    is_digit = place_values.any(axis=1)
+        place_values[row, a:b] = 10.0 ** np.arange(b - a - 1, -1, -1)
+    is_digit = place_values.any(axis=0)
     example = np.frombuffer(pd.Timestamp(2000, 1, 1).strftime(fmt).encode(), np.uint8)
     # A character minus `expected` must be at most `slack`: 0 to 9 for a digit, 0 for a separator.
     expected = np.where(is_digit, ord("0"), example).astype(np.uint8)
@@ -73,8 +72,21 @@ def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> n
     return era * 146097 + day_of_era - 719468
 
 
-def _fixed_width_times(text: pd.Series, fmt: str, name: str) -> pd.DatetimeIndex | None:
-    """Timestamps written exactly as the station writes them, read as digits with numpy in one pass.
+def _impossible_times(fields: np.ndarray) -> np.ndarray:
+    """Which rows of `fields` (one row per field of `_FIELDS`) name no real instant: 31.02., 29.02.
+    outside leap years, month 0 or 13, hour 24, a minute or second 60."""
+    year, month, day, hour, minute, second = fields
+    impossible = (month < 1) | (month > 12) | (day < 1) | (hour > 23) | (minute > 59) | (second > 59)
+    impossible |= day > _MONTH_LENGTHS[np.clip(month, 1, 12) - 1]  # February has 29 days here
+    leap_days = (month == 2) & (day == 29)
+    if leap_days.any():
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        impossible |= leap_days & ~leap
+    return impossible
+
+
+def _fixed_width_times(text: pd.Series | pd.api.extensions.ExtensionArray, fmt: str) -> np.ndarray | None:
+    """Timestamps written exactly as the station writes them (datetime64[s]), read as digits with numpy.
 
     `predict` parses every reading's time on every call: this takes a fraction of what Arrow's
     strptime takes (which also rolls 31.02. over to 02.03., so its result needs checking field by
@@ -97,16 +109,14 @@ def _fixed_width_times(text: pd.Series, fmt: str, name: str) -> pd.DatetimeIndex
     offsets_from_expected = chars - expected  # uint8: a byte below what is expected wraps around to > 9
     if (offsets_from_expected > slack).any():
         return None
-    fields = (offsets_from_expected @ place_values).astype(np.int64)  # (n, 6) in _FIELDS order
-    year, month, day, hour, minute, second = fields.T
-    out_of_range = ((fields < _FIELD_MIN) | (fields > _FIELD_MAX)).any(axis=1)
-    out_of_range |= day > _MONTH_LENGTHS[np.clip(month, 1, 12) - 1]  # February has 29 days here
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    out_of_range |= (month == 2) & (day == 29) & ~leap
-    if out_of_range.any():
-        raise ValueError(f"impossible date or time {text.iloc[int(np.argmax(out_of_range))]!r}")
+    # float32 holds these integers (at most 9999) exactly; one field per row keeps each contiguous
+    fields = (place_values @ offsets_from_expected.T).astype(np.int64)
+    impossible = _impossible_times(fields)
+    if impossible.any():
+        raise ValueError(f"impossible date or time {array[int(np.argmax(impossible))].as_py()!r}")
+    year, month, day, hour, minute, second = fields
     seconds = _days_since_epoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    return pd.DatetimeIndex(seconds.astype("datetime64[s]").astype("datetime64[us]"), name=name)
+    return seconds.view("datetime64[s]")
 
 
 def clean_names(frame: pd.DataFrame) -> list[str]:
@@ -114,45 +124,74 @@ def clean_names(frame: pd.DataFrame) -> list[str]:
     return [str(c).strip() for c in frame.columns]
 
 
-def timestamps(frame: pd.DataFrame, source: str, names: list[str] | None = None) -> pd.DatetimeIndex:
-    """The readings' times from a `Date Time` or `date` column (or a DatetimeIndex); `names` are the
-    frame's `clean_names`, when the caller has them already."""
-    if isinstance(frame.index, pd.DatetimeIndex):
-        return frame.index
-    names = clean_names(frame) if names is None else names
+def column_values(frame: pd.DataFrame, position: int) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The column at `position` as pandas stores it (an ndarray, or an ExtensionArray for text), without
+    building a Series: `predict` reads 15 columns on every call, and a Series costs 20 to 90 us each
+    here. `DataFrame._get_column_array` is pandas' own accessor for this (pandas 1.4 to 3.x); a pandas
+    without it gets the Series' values."""
+    get = getattr(frame, "_get_column_array", None)
+    return get(position) if get is not None else frame.iloc[:, position].values
+
+
+def _time_column(frame: pd.DataFrame, names: list[str], source: str) -> tuple[str, str]:
+    """The name and format of the frame's timestamp column."""
     for column, fmt in TIME_COLUMNS.items():
         if column in names:
-            text = frame.iloc[:, names.index(column)]
-            try:
-                fast = _fixed_width_times(text, fmt, column)  # text as the station writes it: no strip
-                if fast is None:
-                    text = text.astype(str).str.strip().rename(column)
-                    fast = _fixed_width_times(text, fmt, column)
-                return fast if fast is not None else pd.DatetimeIndex(pd.to_datetime(text, format=fmt))
-            except (ValueError, TypeError) as err:
-                raise DataError(
-                    f"{source}: column {column!r} does not hold {fmt} timestamps ({err})"
-                ) from err
+            return column, fmt
     raise DataError(
         f"{source}: expected a 'Date Time' or 'date' column (or a DatetimeIndex), found "
         f"{list(frame.columns)[:5]}..."
     )
 
 
+def time_values(frame: pd.DataFrame, source: str, names: list[str] | None = None) -> np.ndarray:
+    """The readings' times as a datetime64 array, from a `Date Time` or `date` column (or a
+    DatetimeIndex): `timestamps` without building an index, for `predict`, which reads every reading's
+    time on every call. `names` are the frame's `clean_names`, when the caller has them already."""
+    if isinstance(frame.index, pd.DatetimeIndex):
+        return frame.index.values
+    names = clean_names(frame) if names is None else names
+    column, fmt = _time_column(frame, names, source)
+    text = column_values(frame, names.index(column))
+    try:
+        fast = _fixed_width_times(text, fmt)  # text as the station writes it: no strip
+        if fast is None:
+            text = pd.Series(text).astype(str).str.strip()
+            fast = _fixed_width_times(text, fmt)
+        if fast is None:
+            return pd.to_datetime(text, format=fmt).to_numpy()
+        return fast.astype("datetime64[us]")  # the unit pandas parses text to
+    except (ValueError, TypeError) as err:
+        raise DataError(f"{source}: column {column!r} does not hold {fmt} timestamps ({err})") from err
+
+
+def timestamps(frame: pd.DataFrame, source: str, names: list[str] | None = None) -> pd.DatetimeIndex:
+    """The readings' times as an index named after their column (`time_values` says where from)."""
+    if isinstance(frame.index, pd.DatetimeIndex):
+        return frame.index
+    names = clean_names(frame) if names is None else names
+    column, _ = _time_column(frame, names, source)
+    return pd.DatetimeIndex(time_values(frame, source, names), name=column)
+
+
 def feature_values(
     frame: pd.DataFrame, columns: list[str], source: str, names: list[str] | None = None
 ) -> np.ndarray:
-    """The named columns as one float64 array `(rows, columns)`, placeholders as NaN; missing columns
-    are named in the error. `names` are the frame's `clean_names`, when the caller has them already."""
+    """The named columns as one float64 array `(rows, columns)` (each column contiguous), placeholders
+    as NaN; missing columns are named in the error. `names` are the frame's `clean_names`, when the
+    caller has them already."""
     names = clean_names(frame) if names is None else names
     missing = [c for c in columns if c not in names]
     if missing:
         raise DataError(f"{source}: missing columns {missing}; expected at least {columns}")
-    selected = frame.take([names.index(c) for c in columns], axis=1)  # half the time of .iloc
+    positions = [names.index(c) for c in columns]
+    arrays = [column_values(frame, p) for p in positions]
     try:
-        if not all(dtype.kind in "iuf" for dtype in selected.dtypes):  # text: parse it, naming bad values
-            selected = selected.apply(pd.to_numeric, errors="raise")
-        array = selected.to_numpy(dtype=np.float64, copy=True)
+        if all(isinstance(a, np.ndarray) and a.dtype.kind in "iuf" for a in arrays):  # as read from a CSV
+            array = np.stack(arrays).astype(np.float64, copy=False).T
+        else:  # text, nullable or mixed columns: parse them with pandas, naming bad values
+            selected = frame.take(positions, axis=1).apply(pd.to_numeric, errors="raise")
+            array = selected.to_numpy(dtype=np.float64, copy=True)
     except (ValueError, TypeError) as err:
         raise DataError(f"{source}: non-numeric values in the feature columns ({err})") from err
     array[array == PLACEHOLDER] = np.nan

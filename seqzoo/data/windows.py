@@ -14,8 +14,12 @@ from seqzoo.errors import DataError
 
 def input_offsets(lookback: int, step: int) -> Tensor:
     """Row offsets inside a window of the rows fed to the model: every `step`-th, ending at the last row."""
-    steps = sampled_steps(lookback, step)
-    return torch.arange((lookback - 1) - (steps - 1) * step, lookback, step)
+    return torch.arange(first_input_offset(lookback, step), lookback, step)
+
+
+def first_input_offset(lookback: int, step: int) -> int:
+    """The offset of the first row fed to the model inside a window (`input_offsets`' first)."""
+    return (lookback - 1) - (sampled_steps(lookback, step) - 1) * step
 
 
 def sampled_steps(lookback: int, step: int) -> int:
