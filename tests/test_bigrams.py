@@ -87,6 +87,19 @@ def test_negative_bigrams_are_refused():
         ImdbDataModule(data_dir=".", bigrams=-1)
 
 
+def test_the_training_split_keeps_the_words_read_while_fitting_and_gets_the_same_ids(data_dir):  # noqa: F811
+    """The words read to count pairs become the training split's ids; they equal a fresh tokenization."""
+    dm = ImdbDataModule(data_dir=str(data_dir), vocab_size=70, max_length=40, bigrams=50)
+    dm.setup("fit")
+    tokenizer = WordTokenizer.from_config(dm.preprocessing)
+    train = dm.dataset("train")
+    fresh = tokenizer.ids(dm.frames["train"]["text"].tolist())
+    assert train.lengths.tolist() == [len(seq) for seq in fresh]
+    assert train.flat.tolist() == [i for seq in fresh for i in seq]
+    assert max(train.flat.tolist()) >= 70  # pairs are among them
+    assert dm._train_words is None  # used once, then dropped
+
+
 def test_fasttext_learns_sentiment_from_words_and_pairs_and_round_trips(data_dir, tmp_path):  # noqa: F811
     dm = ImdbDataModule(data_dir=str(data_dir), vocab_size=70, max_length=160, bigrams=200, batch_size=16)
     dm.setup("fit")
