@@ -127,8 +127,8 @@ def clean_names(frame: pd.DataFrame) -> list[str]:
 def column_values(frame: pd.DataFrame, position: int) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """The column at `position` as pandas stores it (an ndarray, or an ExtensionArray for text), without
     building a Series: `predict` reads 15 columns on every call, and a Series costs 20 to 90 us each
-    here. `DataFrame._get_column_array` is pandas' own accessor for this (pandas 1.4 to 3.x); a pandas
-    without it gets the Series' values."""
+    here. `DataFrame._get_column_array` is pandas' own accessor for this (in pandas 2.0 to 3.1 at
+    least); a pandas without it gets the Series' values. It returns a view: callers only read it."""
     get = getattr(frame, "_get_column_array", None)
     return get(position) if get is not None else frame.iloc[:, position].values
 
