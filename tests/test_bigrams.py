@@ -100,6 +100,17 @@ def test_the_training_split_keeps_the_words_read_while_fitting_and_gets_the_same
     assert dm._train_words is None  # used once, then dropped
 
 
+def test_training_reviews_changed_after_setup_are_tokenized_afresh(data_dir):  # noqa: F811
+    dm = ImdbDataModule(data_dir=str(data_dir), vocab_size=70, max_length=40, bigrams=50)
+    dm.setup("fit")
+    dm.frames["train"] = dm.frames["train"].sample(frac=0.5, random_state=0).reset_index(drop=True)
+    texts = dm.frames["train"]["text"].tolist()
+    train = dm.dataset("train")
+    fresh = WordTokenizer.from_config(dm.preprocessing).ids(texts)
+    assert len(train) == len(texts) == len(train.labels)
+    assert train.flat.tolist() == [i for seq in fresh for i in seq]
+
+
 def test_fasttext_learns_sentiment_from_words_and_pairs_and_round_trips(data_dir, tmp_path):  # noqa: F811
     dm = ImdbDataModule(data_dir=str(data_dir), vocab_size=70, max_length=160, bigrams=200, batch_size=16)
     dm.setup("fit")

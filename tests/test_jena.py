@@ -252,6 +252,15 @@ def test_one_forecast_scales_only_the_rows_it_reads_and_encodes_as_a_rolling_one
     assert torch.equal(single, scaler.encode(raw, rolling=True)[-1:])
 
 
+def test_a_scaler_with_a_zero_std_refuses_rather_than_divides_by_zero():
+    """`from_config` refuses such statistics; a scaler built by hand still gets an input error."""
+    scaler = derived_inputs_scaler()
+    scaler.std[0] = 0.0
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
+    with pytest.raises(InputError, match="too large for float32"):
+        scaler.encode(raw)
+
+
 def test_readings_leave_the_callers_frame_as_it_was():
     raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
     raw.loc[3, "wv (m/s)"] = -9999.0

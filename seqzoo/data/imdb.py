@@ -125,7 +125,8 @@ class ImdbDataModule(SeqzooDataModule):
         self.frames: dict[str, pd.DataFrame] = {}
         self._datasets: dict[str, TokenBatches] = {}
         self._encoded_with: str | None = None  # the tokenizer JSON the cached datasets were encoded with
-        self._train_words: tuple[str, list[list[int]]] | None = None  # (tokenizer JSON, word ids), once
+        # (tokenizer JSON, training texts, their word ids) from fitting the vocabulary; used once
+        self._train_words: tuple[str, list[str], list[list[int]]] | None = None
 
     def path(self, split: str) -> Path | None:
         """The local file of `split` ("train" or "test"), or None to read the Hub dataset."""
@@ -153,7 +154,7 @@ class ImdbDataModule(SeqzooDataModule):
             fitted = fit_and_read_words(texts, h.vocab_size, h.max_length, h.truncation_side, h.bigrams)
             tokenizer, words = fitted
             self.preprocessing = tokenizer.to_config()
-            self._train_words = (tokenizer.tokenizer, words) if words is not None else None
+            self._train_words = (tokenizer.tokenizer, texts, words) if words is not None else None
 
     def dataset(self, split: str) -> TokenBatches:
         """`split` encoded with the preprocessing in use (a pretrained model's, maybe), once."""
@@ -162,8 +163,9 @@ class ImdbDataModule(SeqzooDataModule):
             self._datasets, self._encoded_with = {}, tokenizer.tokenizer
         if split not in self._datasets:
             frame = self.frames[split]
-            ids = self._fitted_train_ids(tokenizer) if split == "train" else None
-            ids = tokenizer.ids(frame["text"].tolist()) if ids is None else ids
+            texts = frame["text"].tolist()
+            ids = self._fitted_train_ids(tokenizer, texts) if split == "train" else None
+            ids = tokenizer.ids(texts) if ids is None else ids
             wordless = [i for i, seq in enumerate(ids) if not seq]
             if wordless:
                 raise DataError(
@@ -173,13 +175,13 @@ class ImdbDataModule(SeqzooDataModule):
             self._datasets[split] = TokenBatches(ids, labels, self.hparams.pad_multiple, tokenizer.max_ids)
         return self._datasets[split]
 
-    def _fitted_train_ids(self, tokenizer: WordTokenizer) -> list[list[int]] | None:
-        """The training reviews' ids from the word ids read while fitting `tokenizer` (None if it was
-        not fitted here): they are used once, then dropped."""
+    def _fitted_train_ids(self, tokenizer: WordTokenizer, texts: list[str]) -> list[list[int]] | None:
+        """The ids of `texts` from the word ids read while fitting `tokenizer` on them, if it was (None
+        otherwise, or if the training reviews have changed since): used once, then dropped."""
         kept, self._train_words = self._train_words, None
-        if kept is None or kept[0] != tokenizer.tokenizer:
+        if kept is None or kept[0] != tokenizer.tokenizer or kept[1] != texts:
             return None
-        return tokenizer.ids_of_words(kept[1])
+        return tokenizer.ids_of_words(kept[2])
 
     def _loader(self, split: str, shuffle: bool = False, bucket_batches: int | None = None):
         """Batches bucketed by length: within chunks of `bucket_batches` batches (None: the whole split)."""

@@ -235,8 +235,8 @@ class JenaScaler:
         """Whether all of `values` (finite readings) scale into float32, from a bound instead of scaling
         every row: each input is a reading, a wind component no larger than its speed, or a time
         encoding within [-1, 1]. When the bound fails, `encode` scales every row and checks exactly."""
-        largest = max(-values.min(), values.max(), 1.0)
-        return (largest + max(map(abs, self.mean))) / min(self.std) < 1e38  # float32 holds up to 3.4e38
+        largest, smallest_std = max(-values.min(), values.max(), 1.0), min(self.std)
+        return smallest_std > 0 and (largest + max(map(abs, self.mean))) / smallest_std < 1e38  # < 3.4e38
 
     def decode(self, output: Tensor, raw: Any = None, rolling: bool = False) -> float | pd.Series:
         degrees = self.denormalize(output.squeeze(-1).double()).numpy()
