@@ -62,16 +62,6 @@ def test_a_text_reads_as_its_words_then_its_known_pairs_in_order():
     assert ids.shape[1] <= tokenizer.max_ids and lengths.tolist() == [len(tokenizer.ids([text])[0]), 1]
 
 
-def test_texts_read_together_get_the_ids_each_gets_alone():
-    """Pairs are looked up for all texts at once: none may span two texts, whatever their lengths."""
-    tokenizer = fit_word_tokenizer(TEXTS, vocab_size=8, max_length=4, bigrams=3)
-    texts = ["not", "good film", "!!", "", "not good", "good", "not good, not good film", "film not"]
-    together = tokenizer.ids(texts)
-    assert together == [tokenizer.ids([text])[0] for text in texts]
-    assert together[2] == together[3] == []  # no words: the next text's pairs are its own
-    assert sum(len(seq) for seq in together) > sum(len(words(t)[-4:]) for t in texts)  # pairs were found
-
-
 def test_pairs_with_an_unknown_word_are_not_counted():
     tokenizer = fit_word_tokenizer(["rare good good good"] + ["good good"] * 3, vocab_size=3, bigrams=5)
     vocab = json.loads(tokenizer.tokenizer)["model"]["vocab"]
