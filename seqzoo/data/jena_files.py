@@ -177,9 +177,9 @@ def timestamps(frame: pd.DataFrame, source: str, names: list[str] | None = None)
 def feature_values(
     frame: pd.DataFrame, columns: list[str], source: str, names: list[str] | None = None
 ) -> np.ndarray:
-    """The named columns as one float64 array `(rows, columns)` (each column contiguous), placeholders
-    as NaN; missing columns are named in the error. `names` are the frame's `clean_names`, when the
-    caller has them already."""
+    """The named columns as one new float64 array `(rows, columns)`, placeholders as NaN; missing
+    columns are named in the error. `names` are the frame's `clean_names`, when the caller has them
+    already."""
     names = clean_names(frame) if names is None else names
     missing = [c for c in columns if c not in names]
     if missing:
