@@ -4,6 +4,7 @@ per-sample Python generator like DLwP's (which copies every window with fancy in
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -15,25 +16,20 @@ DATA = ROOT.parent / "shared" / "data"
 
 # Each approach runs in its own process, so its peak RSS is its own.
 PROGRAM = r"""
-import json, resource, sys, time
+import json, resource, statistics, sys, time
 import numpy as np
 from seqzoo.data.jena import JenaDataModule, JenaScaler
 from seqzoo.data.windows import window_loader
 
-approach, batches, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+approach, blocks, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 clock = time.process_time if sys.argv[4] == "cpu" else time.perf_counter
 dm = JenaDataModule(data_dir)
 dm.setup()
 dataset = dm.dataset("train")
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-lookback, step, delay, batch = 1440, 6, 144, 128
+lookback, step, delay, batch, block = 1440, 6, 144, 128, 20
 if approach == "seqzoo":
-    loader = iter(window_loader(dataset, batch, shuffle=True))
-    for _ in range(5):
-        next(loader)  # warm-up
-    start = clock()
-    for _ in range(batches):
-        x, y = next(loader)
+    batches = iter(window_loader(dataset, batch, shuffle=True))  # 531 batches: more than are drawn
 else:  # the book's generator over one float array of all rows, rows drawn at random
     scaler = JenaScaler.from_config(dm.preprocessing)
     data = np.concatenate([scaler.normalize(f).numpy() for f in dm.frames["train"]])  # gaps ignored (DLwP)
@@ -47,23 +43,25 @@ else:  # the book's generator over one float array of all rows, rows drawn at ra
                 samples[j] = data[indices]
                 targets[j] = data[rows[j] + delay][1]
             yield samples, targets
-    gen = generator(data, 0, len(data) - delay - 1)
-    for _ in range(5):
-        next(gen)  # warm-up
+    batches = generator(data, 0, len(data) - delay - 1)
+for _ in range(5):
+    next(batches)  # warm-up
+rates = []  # windows per second of each block of batches: the median shrugs off a burst of other load
+for _ in range(blocks):
     start = clock()
-    for _ in range(batches):
-        x, y = next(gen)
-seconds = clock() - start
+    for _ in range(block):
+        x, y = next(batches)
+    rates.append(block * batch / (clock() - start))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 data_bytes = dataset.data.untyped_storage().nbytes()
-print(json.dumps({"windows_per_s": batches * batch / seconds, "extra_peak_mb": (peak - rss_before) / 1024,
+print(json.dumps({"windows_per_s": statistics.median(rates), "extra_peak_mb": (peak - rss_before) / 1024,
                   "data_mb": data_bytes / 2**20}))
 """
 
 
-def _measure(approach: str, batches: int) -> dict:
+def _measure(approach: str, blocks: int) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", PROGRAM, approach, str(batches), str(DATA), clock_name()],
+        [sys.executable, "-c", PROGRAM, approach, str(blocks), str(DATA), clock_name()],
         capture_output=True,
         text=True,
         check=True,
@@ -72,12 +70,21 @@ def _measure(approach: str, batches: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _medians(results: list[dict]) -> dict:
+    """Each field's median over the processes (`data_mb` is the same in all of them)."""
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
 def run(quick: bool) -> list[Result]:
     if not DATA.is_dir():
         print(f"jena_pipeline: skipped, {DATA} is absent")
         return []
-    batches = 30 if quick else 200
-    ours, book = _measure("seqzoo", batches), _measure("book", batches)
+    blocks, processes = (2, 1) if quick else (10, 3)
+    runs: dict[str, list[dict]] = {"seqzoo": [], "book": []}
+    for _ in range(processes):  # in turns, so that drifting background load hits both alike
+        for approach, results in runs.items():
+            results.append(_measure(approach, blocks))
+    ours, book = _medians(runs["seqzoo"]), _medians(runs["book"])
     common = {"device": device_name(), "reference_name": "per-sample Python generator (DLwP)"}
     return [
         Result(

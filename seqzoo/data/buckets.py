@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from seqzoo.data.direct_loader import DirectLoader
 from seqzoo.data.tokens import pad_batch
 from seqzoo.data.windows import _already_batched
 
@@ -102,7 +103,7 @@ def token_loader(
     dataset: TokenBatches, batch_size: int, sampler: Sampler[int] | None = None, num_workers: int = 0
 ) -> DataLoader:
     """A DataLoader of padded batches in the sampler's order (no sampler: the dataset's order)."""
-    return DataLoader(
+    return DirectLoader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,

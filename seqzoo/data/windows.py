@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
+from seqzoo.data.direct_loader import DirectLoader
 from seqzoo.errors import DataError
 
 
@@ -33,9 +34,9 @@ class SlidingWindows(Dataset):
 
     Each segment is a float tensor `(time, features)`; the rows are kept once, in one tensor (the
     segment itself when there is only one and `step` is 1: no copy at all), and a window is only a
-    start row. The rows are stored grouped by phase (row number modulo `step`, per segment), so the
-    rows a window samples lie next to each other: `__getitems__` gathers a whole batch as one block
-    copy per window, with no Python work per window.
+    start row and its target values. The rows are stored grouped by phase (row number modulo
+    `step`, per segment), so the rows a window samples lie next to each other: `__getitems__`
+    gathers a whole batch as one block copy per window, with no Python work per window.
     """
 
     def __init__(
@@ -79,10 +80,11 @@ class SlidingWindows(Dataset):
         self.target_positions = self.input_positions + delay if sequence_targets else last
         self.sequence_targets = sequence_targets
         self.target_index = target_index
-        # Where each window's first input row and its target rows are stored: a batch is then two lookups.
+        # Where each window's first input row is stored, and its targets (fewer bytes than their
+        # positions): a batch is then two lookups.
         self._first_input = storage_position[self.window_starts + self.input_positions[0]]
-        self._target_storage = storage_position[self.window_starts[:, None] + self.target_positions]
-        self._target_column = self.data[:, target_index].contiguous()
+        target_storage = storage_position[self.window_starts[:, None] + self.target_positions]
+        self._window_targets = self.data[:, target_index][target_storage]
         steps, features = len(self.input_positions), self.data.shape[1]
         self._window_shape = (steps, features)
         # Row i of this view is `steps` stored rows from row i on: one window's inputs when i is the
@@ -98,7 +100,7 @@ class SlidingWindows(Dataset):
         idx = torch.as_tensor(indices, dtype=torch.long)
         return self.inputs(idx), self.targets(idx)
 
-    def _storage(self, table: Tensor, idx: Tensor) -> Tensor:
+    def _window_rows(self, table: Tensor, idx: Tensor) -> Tensor:
         """Rows `idx` of a per-window table. `index_select` checks the range in C (negative indices
         included, which plain indexing would count from the end): cheaper than checking it here."""
         try:
@@ -108,12 +110,12 @@ class SlidingWindows(Dataset):
 
     def inputs(self, idx: Tensor) -> Tensor:
         """The inputs `(batch, steps, features)` of windows `idx`: one block copy each."""
-        x = self._window_view.index_select(0, self._storage(self._first_input, idx))
+        x = self._window_view.index_select(0, self._window_rows(self._first_input, idx))
         return x.view(idx.shape[0], *self._window_shape)
 
     def targets(self, idx: Tensor) -> Tensor:
         """The targets of windows `idx`: `(batch,)`, or `(batch, steps)` with sequence targets."""
-        y = self._target_column[self._storage(self._target_storage, idx)]
+        y = self._window_rows(self._window_targets, idx)
         return y if self.sequence_targets else y[:, 0]
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
@@ -141,7 +143,7 @@ def window_loader(
 ) -> DataLoader:
     """A DataLoader that lets the dataset gather whole batches (see `SlidingWindows.__getitems__`)."""
     sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    return DataLoader(
+    return DirectLoader(
         dataset,
         batch_sampler=IndexBatches(sampler, batch_size, drop_last=False),
         num_workers=num_workers,
