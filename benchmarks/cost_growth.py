@@ -3,13 +3,14 @@ conv1d_gru (built through the registry with the recipes' own arguments, so conv1
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import yaml
 from torch import nn
 
-from benchmarks.harness import Result, device_name, median_seconds
+from benchmarks.harness import Result, alternating_medians, device_name, median_seconds
 from seqzoo.data.windows import sampled_steps
 from seqzoo.registry import create_model
 
@@ -30,12 +31,8 @@ def arch_kwargs(arch: str, width: int) -> dict:
     return kwargs
 
 
-def epoch_seconds(arch: str, lookback: int, width: int, repeats: int, flush_denormal: bool = False) -> float:
-    """A recipe epoch's training time (forward, backward, AdamW), from the median step on random windows.
-
-    `flush_denormal` rounds floats below 1.2e-38 to zero meanwhile: gradients fading over hundreds of
-    recurrent steps reach that range, where the CPU computes many times slower.
-    """
+def training_step(arch: str, lookback: int, width: int) -> Callable[[], None]:
+    """One training step (forward, backward, AdamW) of the recipe's network on random windows."""
     torch.manual_seed(0)
     kwargs = arch_kwargs(arch, width)
     net = create_model(arch, **kwargs).train()
@@ -48,6 +45,15 @@ def epoch_seconds(arch: str, lookback: int, width: int, repeats: int, flush_deno
         nn.functional.l1_loss(net(x).squeeze(-1), y).backward()
         opt.step()
 
+    return step
+
+
+def epoch_seconds(arch: str, lookback: int, width: int, repeats: int, flush_denormal: bool = False) -> float:
+    """A recipe epoch's training time (forward, backward, AdamW), from the median step on random windows.
+    `flush_denormal` rounds floats below 1.2e-38 to zero meanwhile: gradients fading over hundreds of
+    recurrent steps reach that range, where the CPU computes many times slower.
+    """
+    step = training_step(arch, lookback, width)
     torch.set_flush_denormal(flush_denormal)
     try:
         return EPOCH_BATCHES * median_seconds(step, repeats, warmup=1)
@@ -106,7 +112,35 @@ def run(quick: bool) -> list[Result]:
                     )
                 )
         results.append(flush_denormal_result(arch, longest, measured[longest, BASE_WIDTH], repeats))
+    results.append(hybrid_versus_gru(longest, 5 * repeats))
     return results
+
+
+def hybrid_versus_gru(lookback: int, repeats: int) -> Result:
+    """DLwP's claim head to head, as `seqzoo fit` trains (subnormals flushed): the two networks' steps
+    taken in turns, so that drifting load hits both alike; one step's time varies by +-30 % here."""
+    steps = {arch: training_step(arch, lookback, BASE_WIDTH) for arch in ("conv1d_gru", "gru")}
+    torch.set_flush_denormal(True)
+    try:
+        seconds = alternating_medians(steps, repeats, warmup=1)
+    finally:
+        torch.set_flush_denormal(False)
+    hybrid, gru = (EPOCH_BATCHES * seconds[arch] for arch in ("conv1d_gru", "gru"))
+    return Result(
+        name="cost_growth_hybrid_vs_gru",
+        metric=f"seconds per recipe epoch ({EPOCH_BATCHES} batches of {BATCH}), conv1d_gru",
+        value=hybrid,
+        reference=gru,
+        reference_name="gru",
+        ratio=hybrid / gru,
+        target="ratio < 1 if the hybrid wins at long lookbacks (DLwP)",
+        device=device_name(),
+        details=(
+            f"set_flush_denormal(True); lookback {lookback} = {sampled_steps(lookback, STEP)} steps, "
+            f"width {BASE_WIDTH}; median of {repeats} steps each, in turns"
+        ),
+        params={"lookback": lookback, "width": BASE_WIDTH, "repeats": repeats},
+    )
 
 
 def flush_denormal_result(arch: str, lookback: int, kept: float, repeats: int) -> Result:
