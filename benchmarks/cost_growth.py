@@ -50,6 +50,7 @@ def training_step(arch: str, lookback: int, width: int) -> Callable[[], None]:
 
 def epoch_seconds(arch: str, lookback: int, width: int, repeats: int, flush_denormal: bool = False) -> float:
     """A recipe epoch's training time (forward, backward, AdamW), from the median step on random windows.
+
     `flush_denormal` rounds floats below 1.2e-38 to zero meanwhile: gradients fading over hundreds of
     recurrent steps reach that range, where the CPU computes many times slower.
     """

@@ -29,7 +29,7 @@ dataset = dm.dataset("train")
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 lookback, step, delay, batch, block = 1440, 6, 144, 128, 20
 if approach == "seqzoo":
-    batches = iter(window_loader(dataset, batch, shuffle=True))  # 531 batches: more than are drawn
+    batches = iter(window_loader(dataset, batch, shuffle=True))  # 532 batches: more than are drawn
 else:  # the book's generator over one float array of all rows, rows drawn at random
     scaler = JenaScaler.from_config(dm.preprocessing)
     data = np.concatenate([scaler.normalize(f).numpy() for f in dm.frames["train"]])  # gaps ignored (DLwP)
