@@ -5,6 +5,12 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.seqzoo-installed
+# The suite runs in two pytest-xdist workers, whole files to a worker (module fixtures and reports stay
+# in one process), each with one thread for torch and tokenizers, subprocesses included. On 2 cores:
+# 4.3 minutes, against 6.7 in one process with two threads, and 15 in two workers with two threads
+# each (four times the CPU time: threads contending for the cores).
+TEST_WORKERS ?= 2
+TEST_THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 RAYON_NUM_THREADS=1
 
 .PHONY: install demo test lint docs bench clean
 
@@ -21,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/seqzoo demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15
+	$(TEST_THREADS) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,10 +1,11 @@
-"""Test-only Lightning callbacks for tests/test_reliability_training.py, named from the command line as
-`--trainer.callbacks+=tests.reliability_callbacks.NAME` (the `seqzoo fit` subprocess runs in the
+"""Test-only Lightning callbacks for the tests that run `seqzoo fit` as a subprocess, named from the
+command line as `--trainer.callbacks+=tests.reliability_callbacks.NAME` (the subprocess runs in the
 repository root, so `tests` is importable). Each does nothing unless its environment variable is set.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -59,3 +60,14 @@ class GradNormProbe(pl.Callback):
         if out and norms:
             self.largest = max(self.largest, float(torch.stack(norms).norm()))
             Path(out).write_text(repr(self.largest))
+
+
+class MetricsProbe(pl.Callback):
+    """When fitting ends, write the optimizer steps taken and every metric the run logged, as numbers, to
+    `$SEQZOO_TEST_METRICS_FILE` (JSON; NaN stays NaN): how a test knows the run trained and validated."""
+
+    def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        out = os.environ.get("SEQZOO_TEST_METRICS_FILE")
+        if out and trainer.is_global_zero:
+            metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+            Path(out).write_text(json.dumps({"global_step": trainer.global_step, "metrics": metrics}))

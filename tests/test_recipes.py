@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import math
 
 import pytest
 import yaml
@@ -54,6 +55,7 @@ def test_recipe_runs_fast_dev_run(recipe, tmp_path, request):
         if not is_imdb or recipe == IMDB_ON_ALL_REVIEWS
         else ["--data.init_args.data_dir", request.getfixturevalue("imdb_slice")]
     )
+    report = tmp_path / "metrics.json"
     run_seqzoo(
         "fit",
         "--config",
@@ -65,5 +67,12 @@ def test_recipe_runs_fast_dev_run(recipe, tmp_path, request):
         str(tmp_path),
         "--trainer.logger.init_args.save_dir",
         str(tmp_path),
+        "--trainer.callbacks+=tests.reliability_callbacks.MetricsProbe",
+        env={"SEQZOO_TEST_METRICS_FILE": str(report)},
     )
-    assert Path(tmp_path).exists()
+    run = json.loads(report.read_text())
+    callbacks = [c.get("init_args", {}) for c in config["trainer"].get("callbacks", [])]
+    monitored = {c["monitor"] for c in callbacks if "monitor" in c}
+    assert run["global_step"] == 1, run  # fast_dev_run: one training batch, one optimizer step
+    for name in ("train_loss", *monitored):  # a step trained and the checkpoint's metric was validated
+        assert math.isfinite(run["metrics"].get(name, math.nan)), f"{name} missing or not finite: {run}"
