@@ -25,13 +25,19 @@ METRIC_LABELS = {
 }
 
 
+def metric_label(key: str) -> tuple[str, str]:
+    """The Hub's metric type and the card's display name of a metric key (the key itself for both when
+    it has no label)."""
+    return METRIC_LABELS.get(key, (key, key))
+
+
 def model_index(config: dict[str, Any]) -> list[dict[str, Any]]:
     """The card's `model-index`: task, dataset, split and every test metric."""
     data = config["provenance"].get("data", {})
-    metrics = [
-        {"type": METRIC_LABELS.get(k, (k, k))[0], "name": METRIC_LABELS.get(k, (k, k))[1], "value": v}
-        for k, v in config["metrics"].items()
-    ]
+    metrics = []
+    for key, value in config["metrics"].items():
+        kind, name = metric_label(key)
+        metrics.append({"type": kind, "name": name, "value": value})
     task = config["task"]["name"]
     return [
         {
@@ -102,7 +108,7 @@ def render_card(config: dict[str, Any]) -> str:
     source = (config["provenance"].get("pretrained") or {}).get("name")
     if isinstance(source, str) and is_repo_id(source):  # the Hub checks base_model names a Hub model
         meta["base_model"] = source
-    rows = "\n".join(f"| {METRIC_LABELS.get(k, (k, k))[1]} | {v:.6g} |" for k, v in config["metrics"].items())
+    rows = "\n".join(f"| {metric_label(k)[1]} | {v:.6g} |" for k, v in config["metrics"].items())
     metrics = f"| metric | value |\n| --- | --- |\n{rows}" if rows else "Not evaluated."
     model_mae, naive_mae = config["metrics"].get("test_mae"), config["metrics"].get("test_naive_mae")
     if model_mae is not None and naive_mae:
