@@ -71,3 +71,16 @@ class MetricsProbe(pl.Callback):
         if out and trainer.is_global_zero:
             metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
             Path(out).write_text(json.dumps({"global_step": trainer.global_step, "metrics": metrics}))
+
+
+class PoisonAtStep(pl.Callback):
+    """From global step `at_step` on, fill the network's first weight with NaN before each batch, as an
+    overflowing update would: the next loss is NaN whatever the task."""
+
+    def __init__(self, at_step: int) -> None:
+        self.at_step = at_step
+
+    def on_train_batch_start(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
+        if trainer.global_step >= self.at_step:
+            with torch.no_grad():
+                next(module.net.parameters()).fill_(float("nan"))

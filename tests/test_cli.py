@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import seqzoo
 from seqzoo.checkpoint import load_checkpoint
 from seqzoo.data.synthetic import SyntheticDataModule, windows_of
+from seqzoo.evaluation import evaluate
 
 from .conftest import run_seqzoo
 
@@ -47,25 +49,26 @@ def test_validate_test_and_predict_subcommands_run_on_a_checkpoint(trained_check
         "recipes/synthetic/gru.yaml",
         "--ckpt_path",
         str(trained_checkpoint),
-        "--trainer.logger.init_args.save_dir",
-        str(tmp_path),
     ]
-    out = run_seqzoo("test", *common)
-    assert "test_mae" in out.stdout + out.stderr
-    out = run_seqzoo("validate", *common)
-    assert "val_mae" in out.stdout + out.stderr
+    model = load_checkpoint(trained_checkpoint)
+    for command, split in (("test", "test"), ("validate", "val")):
+        logs = tmp_path / command
+        run_seqzoo(command, *common, "--trainer.logger.init_args.save_dir", str(logs))
+        (csv,) = logs.rglob("metrics.csv")  # the recipe's CSVLogger, one row of the split's metrics
+        logged = pd.read_csv(csv).iloc[-1]
+        expected, _ = evaluate(model, split=split)  # what `seqzoo evaluate` measures on that split
+        assert logged[f"{split}_mae"] == pytest.approx(expected[f"{split}_mae"], rel=1e-5), command
     saved = tmp_path / "preds.npy"
     writer = [
         "--trainer.callbacks+=seqzoo.callbacks.PredictionWriter",
         "--trainer.callbacks.output_path",
         str(saved),
     ]
-    run_seqzoo("predict", *common, *writer)
+    run_seqzoo("predict", *common, *writer, "--trainer.logger.init_args.save_dir", str(tmp_path))
     dm = SyntheticDataModule()
     dm.setup()
     windows, _ = windows_of(dm.series["test"])
-    expected = load_checkpoint(trained_checkpoint).predict(windows)
-    np.testing.assert_allclose(np.load(saved), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.load(saved), model.predict(windows), rtol=1e-5, atol=1e-6)
 
 
 def test_print_config_shows_the_resolved_recipe():

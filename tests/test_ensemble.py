@@ -12,6 +12,7 @@ import seqzoo
 from seqzoo.data.synthetic import SyntheticDataModule, windows_of
 from seqzoo.ensembles import MANIFEST, Ensemble
 from seqzoo.errors import ArtifactError, InputError
+from seqzoo.evaluation import evaluate
 from seqzoo.tasks import ClassificationTask
 
 SYNTHETIC = seqzoo.list_pretrained("*.synthetic")
@@ -121,8 +122,6 @@ def test_classifiers_soft_vote():
 def test_evaluate_measures_the_ensemble_and_each_member_on_the_same_test_windows(test_windows):
     """Member scores equal their cards (so every member saw the card's windows in the same order), and
     the ensemble's equals the mean forecast scored through the public predict path."""
-    from seqzoo.evaluation import evaluate
-
     x, y = test_windows
     ens = seqzoo.ensemble(SYNTHETIC[:2])
     metrics, data = evaluate(ens)
@@ -149,12 +148,12 @@ def test_cli_evaluates_an_ensemble_folder(tmp_path):
         "test_naive_mse",
         *(f"{n}:{k}" for n in SYNTHETIC[:2] for k in ("test_mae", "test_mse")),
     }
+    in_process, _ = evaluate(seqzoo.load(folder))
+    assert printed == pytest.approx(in_process, rel=1e-6)
 
 
 def test_members_that_read_other_test_data_are_refused(tmp_path):
     """A member whose recipe draws other series (another seed) would be averaged with the wrong truth."""
-    from seqzoo.evaluation import evaluate
-
     folder = seqzoo.load("lstm.synthetic").save_pretrained(tmp_path / "lstm-other-data")
     recipe = folder / "recipe.yaml"
     text = recipe.read_text()

@@ -98,15 +98,16 @@ def test_windows_never_span_a_gap_and_targets_are_delay_rows_after_the_last_row(
     assert len(windows) == sum(n - (12 + 6) + 1 for n in (100, 199, 200))
     x, y = windows.__getitems__(list(range(len(windows))))
     scaler = JenaScaler.from_config(dm.preprocessing)
-    frame = pd.concat(dm.frames["train"])
-    temps = torch.tensor(frame["T (degC)"].to_numpy())
-    last = scaler.denormalize(x[:, -1, scaler.target_index].double())
+    seen = scaler.denormalize(x[..., scaler.target_index].double())
     target = scaler.denormalize(y.double())
-    # each (last, target) pair is (T at row r, T at row r + 6) inside one segment
-    pairs = {(round(a, 4), round(b, 4)) for a, b in zip(temps[:-6].tolist(), temps[6:].tolist(), strict=True)}
-    assert all(
-        (round(a, 4), round(b, 4)) in pairs for a, b in zip(last.tolist(), target.tolist(), strict=True)
-    )
+    pairs = zip(seen.tolist(), target.tolist(), strict=True)
+    got = [tuple(round(v, 4) for v in (*row, t)) for row, t in pairs]
+    # a window is T at rows r-9, r-6, r-3, r and its target T at row r+6, all inside one segment
+    expected = set()
+    for segment in dm.frames["train"]:
+        temps = [round(v, 4) for v in segment["T (degC)"].tolist()]
+        expected |= {tuple(temps[r + k] for k in (-9, -6, -3, 0, 6)) for r in range(9, len(temps) - 6)}
+    assert set(got) <= expected and len(set(got)) == len(got)
 
 
 def test_statistics_come_from_the_train_split_only(station_dir):

@@ -24,7 +24,8 @@ def test_with_p_zero_the_loop_matches_the_fused_kernel(cell, bidirectional):
 
 
 def recorded_masks(cell: str, batch: int = 4, steps: int = 6, p: float = 0.5):
-    """Run a layer whose recurrent weights are the identity and record the state each step multiplies."""
+    """Run a training-mode layer and record the (dropped-out) state that each step multiplies by its
+    recurrent weights, by watching the `addmm` calls of state size."""
     torch.manual_seed(1)
     enc = RecurrentEncoder(2, 5, cell, recurrent_dropout=p).train()
     seen = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -146,13 +147,19 @@ def test_nothing_listening_is_a_data_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "sha,url",
-    [("abc", "http://127.0.0.1/x"), (SHA, "ftp://example.org/x")],
+    "sha,url,expected",
+    [
+        ("abc", "http://127.0.0.1/x", "expected sha256 must be 64 hex digits, got 'abc'"),
+        (SHA, "ftp://example.org/x", "only http, https, file URLs can be fetched"),
+    ],
     ids=["short-sha", "ftp-url"],  # not the random SHA: test ids must be the same in every process
 )
-def test_bad_arguments_are_data_errors(tmp_path, sha, url):
-    with pytest.raises(DataError):
-        fetch(url, sha, tmp_path)
+def test_bad_arguments_are_data_errors(tmp_path, sha, url, expected):
+    """Refused, saying why, before any connection is tried (a try would end in "download failed"
+    instead), and nothing is written."""
+    with pytest.raises(DataError, match=re.escape(f"{url}: {expected}")):
+        fetch(url, sha, tmp_path / "cache")
+    assert entries(tmp_path / "cache") == []
 
 
 def test_concurrent_fetches_agree(server, tmp_path):

@@ -20,7 +20,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -30,6 +29,7 @@ from seqzoo.errors import SeqzooError
 from seqzoo.tasks import ClassificationTask, ForecastingTask, Seq2SeqTask, SeqzooTask
 
 from .conftest import ROOT, SEQZOO, quiet_trainer, run_seqzoo
+from .reliability_callbacks import PoisonAtStep
 
 REPORT = ROOT / "test-output" / "reliability_training.json"
 ENV = {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -201,9 +201,6 @@ def test_a_non_finite_loss_stops_training_naming_the_step(tmp_path):
     assert found, run.output()[-3000:]
     assert "Traceback" not in run.output()  # our own error says what went wrong; no stack to read
     assert int(found.group(2)) < 20, "it must stop at the first bad step, not at the end"
-    for ckpt in tmp_path.rglob("*.ckpt"):  # whatever was saved before the blow-up is still finite
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-        assert all(torch.isfinite(t).all() for t in state.values()), ckpt
     FIGURES["non-finite loss"] = {
         "lr": 1e30,
         "stopped at global step": int(found.group(2)),
@@ -211,17 +208,22 @@ def test_a_non_finite_loss_stops_training_naming_the_step(tmp_path):
     }
 
 
+def test_checkpoints_written_before_a_non_finite_loss_stay_finite(tmp_path):
+    """Epoch 0 (5 steps) trains and checkpoints; the weights turn NaN before step 7, in epoch 1. The run
+    stops there, and the epoch-0 checkpoints are kept as they were, not overwritten on the way out."""
+    poison = json.dumps({"class_path": f"{CALLBACKS}.PoisonAtStep", "init_args": {"at_step": 7}})
+    epochs = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "5"]
+    run = Run(fit_args(tmp_path, *epochs, f"--trainer.callbacks+={poison}"), tmp_path / "log")
+    assert run.wait() != 0
+    assert "non-finite training loss nan at global step 7 (epoch 1)" in run.output(), run.output()[-3000:]
+    assert sorted(p.name for p in tmp_path.rglob("*.ckpt")) == ["best.ckpt", "last.ckpt"]
+    for name in ("best.ckpt", "last.ckpt"):
+        saved = checkpoint(tmp_path, name)
+        assert saved["global_step"] == 5, f"{name} is not the end of epoch 0"
+        assert all(torch.isfinite(t).all() for t in saved["state_dict"].values()), name
+
+
 POISONED_AT = 3
-
-
-class PoisonAtStep(pl.Callback):
-    """Fill the network's first weight with NaN before the batch of global step 3, as an overflowing
-    update would: the next loss is NaN whatever the task."""
-
-    def on_train_batch_start(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
-        if trainer.global_step >= POISONED_AT:
-            with torch.no_grad():
-                next(module.net.parameters()).fill_(float("nan"))
 
 
 def tiny_problem(kind: str) -> tuple[SeqzooTask, DataLoader]:
@@ -245,7 +247,7 @@ def tiny_problem(kind: str) -> tuple[SeqzooTask, DataLoader]:
 def test_every_task_stops_at_the_first_non_finite_loss(kind):
     task, data = tiny_problem(kind)
     trainer = quiet_trainer(1)
-    trainer.callbacks.append(PoisonAtStep())
+    trainer.callbacks.append(PoisonAtStep(POISONED_AT))
     with pytest.raises(
         SeqzooError, match=rf"non-finite training loss nan at global step {POISONED_AT} \(epoch 0\)"
     ):

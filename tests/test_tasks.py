@@ -76,6 +76,9 @@ def test_teacher_forcing_schedule_moves_linearly_over_the_epochs():
     assert seen == [1.0, 0.875, 0.75, 0.625, 0.5]
 
 
+SCHEDULE_CLASSES = {"step": "StepLR", "cosine": "CosineAnnealingLR", "plateau": "ReduceLROnPlateau"}
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop", "sgd"])
 @pytest.mark.parametrize(
     "scheduler,kwargs",
@@ -92,7 +95,12 @@ def test_every_optimizer_and_schedule_is_configuration(optimizer, scheduler, kwa
     if optimizer == "sgd":
         assert opt.defaults["momentum"] == 0.9
     if scheduler:
+        schedule = config["lr_scheduler"]["scheduler"]
+        assert type(schedule).__name__ == SCHEDULE_CLASSES[scheduler] and schedule.optimizer is opt
+        assert all(getattr(schedule, key) == value for key, value in kwargs.items())
         assert config["lr_scheduler"]["monitor"] == "val_mae"
+        if scheduler == "plateau":
+            assert schedule.mode == "min"  # the monitored MAE improves downwards
 
 
 def test_unknown_optimizer_is_a_clear_error():
