@@ -97,7 +97,7 @@ def test_addition_models_keep_the_books_ordering():
     assert exact["seq2seq.addition"] < exact["seq2seq_reversed.addition"] < exact["seq2seq_peeky.addition"]
     assert exact["seq2seq.addition"] == pytest.approx(0.11, abs=0.05)  # the book's baseline, about 0.11
     assert exact["seq2seq_peeky.addition"] >= 0.99
-    assert exact["seq2seq_attention.addition"] >= 0.99  # the target is 0.999: not reached yet (0.992)
+    assert exact["seq2seq_attention.addition"] >= 0.999  # 4,995 of the 5,000 test questions
 
 
 def test_evaluate_command_prints_json():
