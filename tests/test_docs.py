@@ -119,8 +119,15 @@ def test_plot_script_draws_predictions_and_names_missing_training_logs(tmp_path,
         assert f"python scripts/build_zoo.py {catalog()[name].recipe}" in err
 
 
-def test_tutorial_figures_exist_and_are_shown():
-    page = (DOCS / "tutorials" / "synthetic.md").read_text()
-    for png in ("synthetic_predictions.png", "synthetic_training.png"):
-        assert (DOCS / "img" / png).stat().st_size > 10_000
-        assert f"](../img/{png})" in page
+@pytest.mark.parametrize("tutorial", sorted((DOCS / "tutorials").glob("*.md")), ids=lambda p: p.stem)
+def test_every_tutorial_shows_figures_that_exist(tutorial):
+    shown = re.findall(r"\]\(\.\./img/([\w.]+\.png)\)", tutorial.read_text())
+    assert shown, f"{tutorial.name} shows no figure"
+    for png in shown:
+        assert (DOCS / "img" / png).stat().st_size > 10_000, png
+
+
+def test_every_figure_is_shown_on_a_page():
+    pages = "".join(p.read_text() for p in DOCS.rglob("*.md"))
+    unshown = [png.name for png in (DOCS / "img").glob("*.png") if f"img/{png.name})" not in pages]
+    assert not unshown, f"figures no page shows: {unshown}"
