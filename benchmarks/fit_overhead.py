@@ -39,6 +39,18 @@ class Case:
     datamodule: pl.LightningDataModule | None = None  # Trainer.fit gets this, if any
 
 
+def training_device() -> torch.device:
+    """Where both sides train: the GPU when there is one, as the recipes' `accelerator: auto` picks."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def finished_now(device: torch.device) -> float:
+    """The clock once the device has done the work queued so far (CUDA runs behind the Python code)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return now()
+
+
 class StepClock(pl.Callback):
     """Time (harness clock) and samples of the batches after `warmup`, from the end of the last warm-up."""
 
@@ -47,12 +59,12 @@ class StepClock(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if batch_idx == self.warmup - 1:
-            self.start = now()
+            self.start = finished_now(pl_module.device)
         elif batch_idx >= self.warmup:
-            self.end, self.samples = now(), self.samples + len(batch[-1])
+            self.end, self.samples = finished_now(pl_module.device), self.samples + len(batch[-1])
 
 
-def trainer_throughput(case: Case, warmup: int, batches: int) -> float:
+def trainer_throughput(case: Case, warmup: int, batches: int, accelerator: str = "auto") -> float:
     """Samples per second of `Trainer.fit` as `seqzoo fit` runs it (no progress bar, logger, checkpoints)."""
     clock = StepClock(warmup)
     trainer = pl.Trainer(
@@ -61,7 +73,7 @@ def trainer_throughput(case: Case, warmup: int, batches: int) -> float:
         limit_val_batches=0,
         num_sanity_val_steps=0,
         gradient_clip_val=CLIP,
-        accelerator="auto",
+        accelerator=accelerator,
         devices=1,
         logger=False,
         enable_checkpointing=False,
@@ -81,19 +93,19 @@ def loop_throughput(case: Case, warmup: int, batches: int) -> float:
     clip, step; the optimizer is the one the task configures (class, learning rate, weight decay). Subnormals
     are flushed on CPU as `seqzoo fit` flushes them, so the ratio is the cost of Lightning and the data path
     alone (flushing alone made CPU GRU training about 3x faster; see benchmarks/peers.py)."""
-    net, h = case.task.net, case.task.hparams
-    flushing = next(net.parameters()).device.type == "cpu" and torch.set_flush_denormal(True)
+    device = training_device()
+    net, h = case.task.net.to(device), case.task.hparams  # Trainer.fit leaves the task on the CPU
+    flushing = device.type == "cpu" and torch.set_flush_denormal(True)
     try:
-        return _timed_loop(case, net, h, warmup, batches)
+        return _timed_loop(case, net, h, warmup, batches, device)
     finally:
         if flushing:
             torch.set_flush_denormal(False)
 
 
-def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int) -> float:
+def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int, device: torch.device) -> float:
     opt_class = torch.optim.AdamW if h.optimizer == "adamw" else torch.optim.Adam
     opt = opt_class(net.parameters(), lr=h.lr, weight_decay=h.weight_decay)
-    device = next(net.parameters()).device
     net.train()
     samples, start = 0, now()
     for i, batch in enumerate(itertools.islice(case.loader, warmup + batches)):
@@ -103,10 +115,10 @@ def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int) -> flo
         nn.utils.clip_grad_norm_(net.parameters(), CLIP)
         opt.step()
         if i == warmup - 1:
-            start = now()
+            start = finished_now(device)
         elif i >= warmup:
             samples += len(batch[-1])
-    return samples / (now() - start)
+    return samples / (finished_now(device) - start)
 
 
 def recipe_config(recipe: str) -> dict:

@@ -26,6 +26,7 @@ BENCHMARKS = [
     "fit_overhead",
     "cost_growth",
     "peers",
+    "gpu",
 ]
 
 
