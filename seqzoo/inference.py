@@ -107,27 +107,44 @@ def evaluating(module: nn.Module, net: nn.Module) -> Iterator[None]:
             module.train(was_training)
 
 
+def input_placement(net: nn.Module) -> tuple[torch.device, torch.dtype | None]:
+    """Where encoded inputs go: the device of the network's parameters, and their floating dtype for
+    floating inputs, so that a model moved to float64 or half precision still answers. A network
+    without parameters (an ONNX graph) takes them on the CPU as encoded."""
+    weight = next(net.parameters(), None)
+    if weight is None:
+        return torch.device("cpu"), None
+    return weight.device, weight.dtype if weight.is_floating_point() else None
+
+
 def run_predict(
     step: Callable[..., Tensor],
     pre: Preprocessor,
     raw: Any,
     batch_size: int,
-    device: torch.device,
+    net: nn.Module,
     options: Mapping[str, Any],
 ) -> Any:
-    """Raw task-native inputs -> task-native outputs: encode, run `step` in batches, decode.
+    """Raw task-native inputs -> task-native outputs: encode, run `step` (over `net`) in batches, decode.
 
     `options` are the preprocessor's own (e.g. `rolling=True` for Jena forecasts).
     """
     check_predict_options(pre, batch_size, options)
     encoded = pre.encode(raw, **options)
     inputs = encoded if isinstance(encoded, tuple) else (encoded,)
+    device, dtype = input_placement(net)
+
+    def placed(t: Tensor) -> Tensor:  # token ids and lengths keep their integer type
+        return t.to(device, dtype) if dtype is not None and t.is_floating_point() else t.to(device)
+
     with torch.inference_mode():
         outputs = [
-            step(*(t[i : i + batch_size].to(device) for t in inputs))
+            step(*(placed(t[i : i + batch_size]) for t in inputs))
             for i in range(0, max(len(inputs[0]), 1), batch_size)
         ]
     output = torch.cat(outputs).cpu()
+    if output.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16; decode in float32
+        output = output.float()
     return pre.decode(output, raw, **options) if options else pre.decode(output)
 
 

@@ -58,4 +58,4 @@ class Predictor(nn.Module):
     def predict(self, raw: Any, batch_size: int = 4096, **options: Any) -> Any:
         """Raw task-native inputs -> task-native outputs, with the stored preprocessing."""
         with evaluating(self, self.net):
-            return run_predict(self._step, self.preprocessor, raw, batch_size, self.device, options)
+            return run_predict(self._step, self.preprocessor, raw, batch_size, self.net, options)

@@ -139,6 +139,38 @@ def test_a_serving_process_never_imports_lightning_or_torchmetrics():
 
 
 def test_a_predictor_moves_with_to_and_keeps_answering():
+    window = np.sin(np.arange(10.0) / 3).reshape(1, 10)
+    before = seqzoo.predictor("gru.synthetic")
     served = seqzoo.predictor("gru.synthetic").to(torch.float32).to("cpu")
     assert served.device == torch.device("cpu")
-    assert served.predict(np.zeros((1, 10))).shape == (1,)
+    np.testing.assert_array_equal(served.predict(window), before.predict(window))
+
+
+def assert_close_answers(got: object, expected: object, tolerance: float) -> None:
+    """Equal answers to addition questions; numbers within `tolerance` (absolute) of each other."""
+    if isinstance(expected, pd.Series):
+        pd.testing.assert_series_equal(got, expected, check_exact=False, rtol=0, atol=tolerance)
+    elif isinstance(expected, list):
+        assert got == expected
+    else:  # forecasts (an array, or one number for one raw Jena window) and probabilities
+        np.testing.assert_allclose(got, expected, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("name", seqzoo.list_pretrained())
+def test_a_model_in_float64_answers_as_in_float32(name):
+    """The encoded inputs follow the weights' dtype, so `.to(torch.float64)` (or `.double()`) works."""
+    raw = raw_input(seqzoo.predictor(name))
+    expected = seqzoo.predictor(name).predict(raw)
+    assert_close_answers(seqzoo.predictor(name).to(torch.float64).predict(raw), expected, 1e-4)
+
+
+@pytest.mark.parametrize("load", [seqzoo.predictor, seqzoo.load], ids=["predictor", "load"])
+@pytest.mark.parametrize(
+    ("name", "tolerance"),
+    [("gru.jena", 0.5), ("lstm.imdb", 0.02), ("gru.synthetic", 0.01)],  # degC, P, value
+)
+def test_a_model_in_half_precision_answers_close_to_float32(load, name, tolerance):
+    raw = raw_input(load(name))
+    expected = load(name).predict(raw)
+    for half in (torch.bfloat16, torch.float16):
+        assert_close_answers(load(name).to(half).predict(raw), expected, tolerance)

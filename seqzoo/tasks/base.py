@@ -262,7 +262,7 @@ class SeqzooTask(pl.LightningModule):
         """
         with evaluating(self, self.net):
             return run_predict(
-                self.forward_for_predict, self.preprocessor, raw, batch_size, self.device, options
+                self.forward_for_predict, self.preprocessor, raw, batch_size, self.net, options
             )
 
     def save_pretrained(self, directory: str | Path, **card: Any) -> Path:
