@@ -22,7 +22,8 @@ from safetensors.torch import save_file
 import seqzoo
 from seqzoo.card import render_card
 from seqzoo.errors import ArtifactError, SeqzooError
-from seqzoo.fsutil import atomic_folder
+from seqzoo.fsutil import atomic_folder, check_replaceable
+from seqzoo.hub import ARTIFACT_FILES
 from seqzoo.inference import vocabulary_mismatch
 
 if TYPE_CHECKING:
@@ -122,9 +123,8 @@ def save_pretrained(
     so the loaded model predicts with the weights rounded to float16 (see `round_to_storage`).
     """
     dest = Path(directory)
-    if dest.exists() and any(dest.iterdir()) and not (dest / CONFIG).exists():
-        raise ArtifactError(f"{dest} is a non-empty folder without {CONFIG}; refusing to replace it")
-    state = {k: v.detach().cpu().contiguous() for k, v in task.state_dict().items()}
+    check_replaceable(dest, ARTIFACT_FILES, "artifact")
+    state = {k: _as_float32(v.detach().cpu().contiguous()) for k, v in task.state_dict().items()}
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ArtifactError(f"refusing to save non-finite weights in {bad[:5]}")
@@ -146,6 +146,12 @@ def save_pretrained(
             (tmp / RECIPE).write_text(task.recipe)
         (tmp / CARD).write_text(render_card(config))
     return dest
+
+
+def _as_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """A model moved to float64 or half precision is stored as the format's float32, which `load`
+    expects (a float64 weight is rounded to float32, a half one is exact)."""
+    return tensor.float() if tensor.is_floating_point() else tensor
 
 
 def _stored_weights(

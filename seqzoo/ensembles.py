@@ -23,7 +23,8 @@ from typing import Any
 import seqzoo
 from seqzoo.card import render_ensemble_card
 from seqzoo.errors import ArtifactError, InputError
-from seqzoo.fsutil import atomic_folder
+from seqzoo.fsutil import atomic_folder, check_replaceable
+from seqzoo.hub import ENSEMBLE_FILES, ENSEMBLE_MEMBERS
 from seqzoo.hub import ENSEMBLE_MANIFEST as MANIFEST
 from seqzoo.tasks.base import SeqzooTask
 
@@ -102,12 +103,11 @@ class Ensemble:
         from seqzoo.download import sha256_file
 
         dest = Path(directory)
-        if dest.exists() and any(dest.iterdir()) and not (dest / MANIFEST).exists():
-            raise ArtifactError(f"{dest} is a non-empty folder without {MANIFEST}; refusing to replace it")
+        check_replaceable(dest, [*ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "ensemble")
         entries = []
         with atomic_folder(dest) as tmp:
             for i, (member, name) in enumerate(zip(self.members, self.names, strict=True)):
-                folder = f"members/{i:02d}-{_safe(name)}"
+                folder = f"{ENSEMBLE_MEMBERS}/{i:02d}-{_safe(name)}"
                 member.save_pretrained(tmp / folder, **_card(member))
                 entries.append(
                     {"name": name, "folder": folder, "weights_sha256": sha256_file(tmp / folder / WEIGHTS)}

@@ -10,8 +10,10 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
+
+from seqzoo.errors import ArtifactError
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -107,6 +109,23 @@ def _sweep_dead_writers(dest: Path) -> None:
             match = pattern.match(entry.name)
             if match and not _alive(int(match.group(1))):
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def check_replaceable(dest: Path, own_names: Collection[str], what: str) -> None:
+    """Refuse to write `what` (an artifact, an ensemble) over `dest` when `dest` is a file, or a folder
+    holding anything but `own_names`: `atomic_folder` swaps in a whole new folder, and whatever else
+    the old one held (a project's code, notes beside an artifact) would be deleted with it."""
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise ArtifactError(f"{dest} is a file; give a folder to write the {what} into")
+    foreign = sorted(p.name for p in dest.iterdir() if p.name not in own_names)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ArtifactError(
+            f"refusing to replace {dest}: writing the {what} replaces the whole folder, and it holds "
+            f"{shown}, which no {what} has; write into a new or empty folder, or move them away"
+        )
 
 
 @contextlib.contextmanager

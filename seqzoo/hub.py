@@ -31,7 +31,8 @@ REQUIRED_FILES = ["config.json", "model.safetensors", "README.md"]
 # An ensemble folder (seqzoo.ensembles): its manifest and card, and one artifact folder per member.
 ENSEMBLE_MANIFEST = "ensemble.json"  # a folder holding it is an ensemble, not a model
 ENSEMBLE_FILES = [ENSEMBLE_MANIFEST, "README.md"]
-ENSEMBLE_PATTERNS = [*ENSEMBLE_FILES, *(f"members/*/{f}" for f in ARTIFACT_FILES)]
+ENSEMBLE_MEMBERS = "members"  # the folder of the members' artifact folders
+ENSEMBLE_PATTERNS = [*ENSEMBLE_FILES, *(f"{ENSEMBLE_MEMBERS}/*/{f}" for f in ARTIFACT_FILES)]
 
 
 def is_repo_id(text: str) -> bool:
@@ -189,7 +190,7 @@ def copy_artifacts(
     Each copy is checked by building its model first, so a folder carried to an offline machine is
     known to load there; each is written atomically and holds only the artifact files.
     """
-    from seqzoo.fsutil import atomic_folder
+    from seqzoo.fsutil import atomic_folder, check_replaceable
 
     to = Path(to)
     done: list[Copied] = []
@@ -198,12 +199,7 @@ def copy_artifacts(
         source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
         load_folder(source)
         dest = _destination(to, name)
-        if (
-            dest.exists()
-            and (not dest.is_dir() or any(dest.iterdir()))
-            and not ((dest / "config.json").exists() or is_ensemble(dest))
-        ):
-            raise ArtifactError(f"{dest} exists and is not an artifact folder; refusing to replace it")
+        check_replaceable(dest, [*ARTIFACT_FILES, *ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "copy")
         with atomic_folder(dest) as tmp:
             for file in published_files(source):
                 (tmp / file).parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import torch
 
 import seqzoo
 from seqzoo.artifact import git_sha, save_pretrained
@@ -125,6 +126,36 @@ def test_refuses_to_replace_a_folder_that_is_not_an_artifact(tmp_path):
     with pytest.raises(ArtifactError, match="refusing to replace"):
         task.save_pretrained(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "precious"
+
+
+def test_a_project_folder_holding_a_config_json_is_never_replaced(tmp_path):
+    """Saving swaps in a whole new folder: a folder with anything but artifact files would lose it."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    files = {"config.json": '{"app": 1}', "train.py": "print(1)", "src/lib.py": "x = 1"}
+    for name, text in files.items():
+        (project / name).write_text(text)
+    task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
+    with pytest.raises(ArtifactError, match=r"refusing to replace .*project: .* holds src, train\.py, which"):
+        task.save_pretrained(project)
+    assert {name: (project / name).read_text() for name in files} == files
+    artifact = task.save_pretrained(tmp_path / "artifact")
+    (artifact / "notes.txt").write_text("mine")  # beside a real artifact, the same
+    with pytest.raises(ArtifactError, match="holds notes.txt"):
+        task.save_pretrained(artifact)
+    (artifact / "notes.txt").unlink()
+    task.save_pretrained(artifact)  # an artifact's own files are replaced, as before
+    with pytest.raises(ArtifactError, match="is a file; give a folder"):
+        task.save_pretrained(artifact / "config.json")
+    assert seqzoo.load(artifact).hparams.arch == "gru"
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
+def test_a_model_moved_to_another_float_dtype_saves_float32_weights_that_load(tmp_path, dtype):
+    task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config()).to(dtype)
+    loaded = seqzoo.load(task.save_pretrained(tmp_path / "art"))
+    for key, value in task.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value.float()), key
 
 
 def test_non_finite_weights_are_refused(tmp_path):

@@ -72,6 +72,10 @@ def test_save_pretrained_then_load_gives_the_same_ensemble(tmp_path, test_window
     np.testing.assert_array_equal(back.predict(x), ens.predict(x))
     ens.save_pretrained(folder)  # replacing an ensemble folder in place is allowed
     assert seqzoo.load(folder).names == ens.names
+    (folder / "notes.txt").write_text("mine")  # but not when that would delete something else
+    with pytest.raises(ArtifactError, match="refusing to replace .* holds notes.txt, which no ensemble has"):
+        ens.save_pretrained(folder)
+    assert (folder / "notes.txt").read_text() == "mine"
 
 
 def test_a_changed_member_is_refused_on_load(tmp_path):

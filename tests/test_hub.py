@@ -311,7 +311,7 @@ def test_download_refuses_what_it_cannot_do(tmp_path, capsys):
     assert "Did you mean 'gru.synthetic'" in capsys.readouterr().err
     (tmp_path / "gru.synthetic").mkdir()
     (tmp_path / "gru.synthetic" / "notes.txt").write_text("mine")
-    with pytest.raises(ArtifactError, match="not an artifact folder; refusing"):
+    with pytest.raises(ArtifactError, match="refusing to replace .*gru.synthetic: .* holds notes.txt"):
         copy_artifacts(["gru.synthetic"], tmp_path)
     assert (tmp_path / "gru.synthetic" / "notes.txt").read_text() == "mine"
 
