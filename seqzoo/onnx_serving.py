@@ -123,6 +123,9 @@ class OnnxNetwork(nn.Module):
 
     def forward(self, windows: Tensor) -> Tensor:
         array = np.ascontiguousarray(windows.detach().cpu().numpy(), dtype=np.float32)
+        if len(array) == 0:  # ONNX Runtime's recurrent kernels abort the process on an empty batch
+            one = np.zeros((1, *array.shape[1:]), dtype=np.float32)
+            return torch.from_numpy(self.session.run(None, {"windows": one})[0][:0])
         return torch.from_numpy(self.session.run(None, {"windows": array})[0])
 
 

@@ -45,6 +45,18 @@ def test_every_bundled_forecaster_answers_through_onnx_runtime_as_through_pytorc
     assert with_onnx.device.type == "cpu"
 
 
+@pytest.mark.parametrize("name", FORECASTERS)
+def test_an_empty_batch_gives_an_empty_answer_as_with_pytorch(name):
+    """ONNX Runtime's recurrent kernels abort the whole process on zero windows; the network never
+    hands it any."""
+    with_torch, with_onnx = seqzoo.predictor(name), seqzoo.predictor(name, runtime="onnxruntime")
+    window = with_torch.preprocessor.encode(raw_input(with_torch))[:1]
+    empty = window[:0]
+    assert with_onnx.net(empty).shape == with_torch.net(empty).shape == (0, *with_torch.net(window).shape[1:])
+    if name.endswith(".synthetic"):  # raw windows can be empty only where they are plain arrays
+        assert with_onnx.predict(np.zeros((0, 10))).shape == (0,)
+
+
 def test_rolling_jena_forecasts_in_batches_match_pytorch():
     with_torch, with_onnx = seqzoo.predictor("gru.jena"), seqzoo.predictor("gru.jena", runtime="onnxruntime")
     frame = raw_input(with_torch)
