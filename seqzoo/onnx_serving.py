@@ -117,9 +117,19 @@ class OnnxNetwork(nn.Module):
     It holds no parameters (the weights live in the ONNX graph) and runs on the CPU only.
     """
 
-    def __init__(self, session: Any, num_parameters: int) -> None:
+    def __init__(self, model: bytes) -> None:
         super().__init__()
-        self.session, self.num_parameters = session, num_parameters
+        self.model, self.session = model, _session(model)
+        self.metadata: dict[str, str] = self.session.get_modelmeta().custom_metadata_map
+        self.num_parameters = int(self.metadata.get(PARAMETERS_KEY, 0))  # of the network it came from
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied as the model's bytes: an ONNX Runtime session cannot be pickled."""
+        return {k: v for k, v in super().__getstate__().items() if k != "session"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.session = _session(self.model)
 
     def forward(self, windows: Tensor) -> Tensor:
         array = np.ascontiguousarray(windows.detach().cpu().numpy(), dtype=np.float32)
@@ -140,11 +150,10 @@ def load_onnx_network(folder: Path) -> OnnxNetwork:
             f"{folder} has no {ONNX_FILE}; write it with `seqzoo export-onnx {folder}` "
             "(or seqzoo.export_onnx), then load with runtime='onnxruntime'"
         )
-    session = _session(str(path))
-    metadata = session.get_modelmeta().custom_metadata_map
-    if metadata.get(WEIGHTS_SHA_KEY) != sha256_file(folder / WEIGHTS):
+    network = OnnxNetwork(path.read_bytes())
+    if network.metadata.get(WEIGHTS_SHA_KEY) != sha256_file(folder / WEIGHTS):
         raise ArtifactError(
             f"{path} was not exported from the {WEIGHTS} beside it (its recorded sha256 differs); "
             f"export it again with `seqzoo export-onnx {folder}`"
         )
-    return OnnxNetwork(session, int(metadata.get(PARAMETERS_KEY, 0)))
+    return network

@@ -43,7 +43,6 @@ class Predictor(nn.Module):
         self.preprocessor: Preprocessor = preprocessor_from_config(preprocessing)
         self.task_kwargs = dict(task_kwargs)
         self.artifact_config = artifact_config
-        self._step = output_step(task, net, self.preprocessor, self.task_kwargs)
         self.eval()
 
     @property
@@ -56,6 +55,11 @@ class Predictor(nn.Module):
         return counted if isinstance(counted, int) else sum(p.numel() for p in self.net.parameters())
 
     def predict(self, raw: Any, batch_size: int = 4096, **options: Any) -> Any:
-        """Raw task-native inputs -> task-native outputs, with the stored preprocessing."""
+        """Raw task-native inputs -> task-native outputs, with the stored preprocessing.
+
+        The step is built around `self.net` on every call, never kept: a copy, a quantized or an
+        unpickled predictor then runs its own network, and the predictor holds no lambda to pickle.
+        """
+        step = output_step(self.task_name, self.net, self.preprocessor, self.task_kwargs)
         with evaluating(self, self.net):
-            return run_predict(self._step, self.preprocessor, raw, batch_size, self.net, options)
+            return run_predict(step, self.preprocessor, raw, batch_size, self.net, options)

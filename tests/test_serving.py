@@ -3,7 +3,9 @@ refuses, and a process using it never imports Lightning."""
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -144,6 +146,32 @@ def test_a_predictor_moves_with_to_and_keeps_answering():
     served = seqzoo.predictor("gru.synthetic").to(torch.float32).to("cpu")
     assert served.device == torch.device("cpu")
     np.testing.assert_array_equal(served.predict(window), before.predict(window))
+
+
+@pytest.mark.parametrize("name", ["gru.synthetic", "gru.jena", "lstm.imdb", "seq2seq_attention.addition"])
+def test_a_pickled_or_copied_predictor_answers_with_its_own_network(name):
+    """A process pool pickles what it sends; a copy, or a quantized model, must run its own weights."""
+    served = seqzoo.predictor(name)
+    raw = raw_input(served)
+    expected = served.predict(raw)
+    for twin in (pickle.loads(pickle.dumps(served)), copy.deepcopy(served)):
+        assert_same_answers(twin.predict(raw), expected)
+    copied = copy.deepcopy(served)
+    with torch.no_grad():
+        for weight in copied.net.parameters():
+            weight.zero_()
+    assert_same_answers(served.predict(raw), expected)  # the original is untouched
+    assert type(copied.predict(raw)) is type(expected)
+    if not isinstance(expected, list):  # with zeroed weights the forecasts and probabilities change
+        assert not np.allclose(np.asarray(copied.predict(raw)), np.asarray(expected))
+
+
+def test_an_onnx_runtime_predictor_pickles_as_its_model_bytes():
+    served = seqzoo.predictor("gru.synthetic", runtime="onnxruntime")
+    raw = raw_input(served)
+    twin = pickle.loads(pickle.dumps(served))
+    assert twin.net.session is not served.net.session and twin.num_parameters == served.num_parameters
+    np.testing.assert_array_equal(twin.predict(raw), served.predict(raw))
 
 
 def assert_close_answers(got: object, expected: object, tolerance: float) -> None:
