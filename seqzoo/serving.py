@@ -43,6 +43,7 @@ class Predictor(nn.Module):
         self.preprocessor: Preprocessor = preprocessor_from_config(preprocessing)
         self.task_kwargs = dict(task_kwargs)
         self.artifact_config = artifact_config
+        output_step(task, net, self.preprocessor, self.task_kwargs)  # refuses bad task arguments now
         self.eval()
 
     @property
