@@ -19,6 +19,7 @@ from seqzoo.data.jena_files import (
     contiguous_segments,
     read_station_file,
     read_station_files,
+    time_values,
     timestamps,
 )
 from seqzoo.errors import DataError, InputError
@@ -215,6 +216,7 @@ def test_predict_takes_raw_readings_in_any_column_order(small_model):
     (lambda df: df.assign(**{"p (mbar)": np.nan}), "missing values"),
     (lambda df: df.iloc[::2], "10 minutes apart"),
     (lambda df: df.drop(columns=["date"]), "'Date Time' or 'date'"),
+    (lambda df: df.assign(date=df["date"].where(df.index != 3)), r"column 'date' has missing times"),
 ])  # fmt: skip
 def test_bad_readings_are_input_errors(small_model, edit, match):
     raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
@@ -251,6 +253,51 @@ def test_one_forecast_scales_only_the_rows_it_reads_and_encodes_as_a_rolling_one
     single = scaler.encode(raw)
     assert single.shape == (1, 3, 19) and torch.isfinite(single).all()
     assert torch.equal(single, scaler.encode(raw, rolling=True)[-1:])
+
+
+STATION_TIME = "%d.%m.%Y %H:%M:%S"
+
+
+@pytest.mark.parametrize("unit", ["us", "ns", "s"])
+def test_a_parsed_time_column_forecasts_as_its_text_does(small_model, unit):
+    """`read_csv(parse_dates=["Date Time"])` gives datetimes, not the station's text: same forecast."""
+    parsed = fake_readings("2024-03-01", 40, 5).reset_index(names="Date Time")
+    parsed["Date Time"] = parsed["Date Time"].astype(f"datetime64[{unit}]")
+    text = parsed.assign(**{"Date Time": parsed["Date Time"].dt.strftime(STATION_TIME)})
+    scaler = derived_inputs_scaler()  # with time encodings: the times reach the model
+    for rolling in (False, True):
+        assert torch.equal(scaler.encode(parsed, rolling=rolling), scaler.encode(text, rolling=rolling))
+    assert small_model.predict(parsed) == small_model.predict(text)
+    rolling = small_model.predict(parsed, rolling=True)
+    expected = small_model.predict(text, rolling=True)
+    pd.testing.assert_series_equal(rolling, expected, check_index_type=unit == "us")  # the caller's unit
+
+
+@pytest.mark.parametrize("where", ["index", "column"])
+def test_tz_aware_times_read_as_the_wall_clock_they_show(small_model, where):
+    """Station files hold naive local times, and the time inputs were learnt from them: 11:40+02:00 is
+    read as 11:40, not as its UTC instant 09:40. The forecasts keep the caller's time zone."""
+    naive = fake_readings("2024-06-01 11:40", 40, 5)  # summer: Berlin is UTC+2
+    aware = naive.tz_localize("Europe/Berlin")
+    if where == "column":
+        naive, aware = (f.reset_index(names="Date Time") for f in (naive, aware))
+    scaler = derived_inputs_scaler()
+    for rolling in (False, True):
+        assert torch.equal(scaler.encode(aware, rolling=rolling), scaler.encode(naive, rolling=rolling))
+    forecast, expected = (small_model.predict(f, rolling=True) for f in (aware, naive))
+    assert str(forecast.index.tz) == "Europe/Berlin"
+    assert forecast.index.tz_localize(None).equals(expected.index)
+    assert np.array_equal(forecast.to_numpy(), expected.to_numpy())
+
+
+def test_tz_aware_readings_across_a_dst_change_are_spaced_by_their_instants():
+    """On 27.10.2024 Berlin's clock shows 02:00 to 02:50 twice; the readings are still 10 minutes
+    apart, so they are accepted, and the time inputs show the clock as it was read."""
+    readings = fake_readings("2024-10-27 00:00", 40, 5).tz_localize("UTC").tz_convert("Europe/Berlin")
+    instants, clock = time_values(readings, "input")
+    assert (np.diff(instants) == np.timedelta64(10, "m")).all()
+    assert pd.DatetimeIndex(clock).strftime("%H:%M").tolist().count("02:50") == 2
+    assert derived_inputs_scaler().encode(readings, rolling=True).shape == (40 - 12 + 1, 3, 19)
 
 
 def test_a_scaler_with_a_zero_std_refuses_rather_than_divides_by_zero():

@@ -144,15 +144,28 @@ def _time_column(frame: pd.DataFrame, names: list[str], source: str) -> tuple[st
     )
 
 
-def time_values(frame: pd.DataFrame, source: str, names: list[str] | None = None) -> np.ndarray:
-    """The readings' times as a datetime64 array, from a `Date Time` or `date` column (or a
-    DatetimeIndex): `timestamps` without building an index, for `predict`, which reads every reading's
-    time on every call. `names` are the frame's `clean_names`, when the caller has them already."""
-    if isinstance(frame.index, pd.DatetimeIndex):
-        return frame.index.values
-    names = clean_names(frame) if names is None else names
+def wall_clock(times: pd.DatetimeIndex) -> np.ndarray:
+    """The times as the clocks show them, as naive datetime64: a tz-aware time in its own zone.
+
+    The station files hold naive local timestamps, and the time-of-day and time-of-year inputs were
+    learnt from those; a tz-aware index's `values` are UTC instants, which would shift them by the
+    zone's offset. So 11:40+02:00 reads as 11:40, as the same naive timestamp does. (The files keep one
+    offset all year, with no DST; a frame spanning a DST change shows the clock's jump in these inputs.)
+    """
+    return times.values if times.tz is None else times.tz_localize(None).values
+
+
+def _time_column_values(frame: pd.DataFrame, source: str, names: list[str]) -> pd.DatetimeIndex | np.ndarray:
+    """The time column's values: as they are when already datetimes (`read_csv(parse_dates=...)`,
+    naive or tz-aware), else the text parsed to naive datetime64."""
     column, fmt = _time_column(frame, names, source)
-    text = column_values(frame, names.index(column))
+    values = column_values(frame, names.index(column))
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):  # as text, pandas would not write `fmt`
+        times = pd.DatetimeIndex(values)
+        if times.hasnans:
+            raise DataError(f"{source}: column {column!r} has missing times (NaT)")
+        return times
+    text = values
     try:
         fast = _fixed_width_times(text, fmt)  # text as the station writes it: no strip
         if fast is None:
@@ -165,13 +178,33 @@ def time_values(frame: pd.DataFrame, source: str, names: list[str] | None = None
         raise DataError(f"{source}: column {column!r} does not hold {fmt} timestamps ({err})") from err
 
 
+def time_values(
+    frame: pd.DataFrame, source: str, names: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The readings' times as datetime64 arrays, from a `Date Time` or `date` column (or a
+    DatetimeIndex): `timestamps` without building an index, for `predict`, which reads every reading's
+    time on every call. `names` are the frame's `clean_names`, when the caller has them already.
+
+    Two arrays, the same one unless the times are tz-aware: the instants (UTC), which say whether
+    readings are 10 minutes apart, and the `wall_clock` times, which the time inputs are computed from.
+    """
+    if isinstance(frame.index, pd.DatetimeIndex):
+        times = frame.index
+    else:
+        times = _time_column_values(frame, source, clean_names(frame) if names is None else names)
+        if isinstance(times, np.ndarray):  # parsed text: naive
+            return times, times
+    return times.values, wall_clock(times)
+
+
 def timestamps(frame: pd.DataFrame, source: str, names: list[str] | None = None) -> pd.DatetimeIndex:
-    """The readings' times as an index named after their column (`time_values` says where from)."""
+    """The readings' times as an index named after their column (`time_values` says where from), in
+    the caller's time zone if it has one."""
     if isinstance(frame.index, pd.DatetimeIndex):
         return frame.index
     names = clean_names(frame) if names is None else names
     column, _ = _time_column(frame, names, source)
-    return pd.DatetimeIndex(time_values(frame, source, names), name=column)
+    return pd.DatetimeIndex(_time_column_values(frame, source, names), name=column)
 
 
 def feature_values(

@@ -23,6 +23,7 @@ from seqzoo.data.jena_files import (
     feature_values,
     time_values,
     timestamps,
+    wall_clock,
 )
 from seqzoo.data.windows import first_input_offset, sampled_steps
 from seqzoo.errors import InputError
@@ -32,7 +33,7 @@ from seqzoo.preprocessing import register_preprocessor
 def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> pd.DataFrame:
     """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year."""
     values, names = frame.to_numpy(), list(frame.columns)
-    columns = _derived_columns(values, names, frame.index.values, wind_vector, time_encoding)
+    columns = _derived_columns(values, names, wall_clock(frame.index), wind_vector, time_encoding)
     return pd.DataFrame(columns, index=frame.index)
 
 
@@ -148,7 +149,7 @@ class JenaScaler:
 
     def normalize(self, frame: pd.DataFrame) -> Tensor:
         """Rows of `frame` (the station columns, indexed by time) -> the model's scaled inputs."""
-        return self._scaled(frame.to_numpy(), list(frame.columns), frame.index.values)
+        return self._scaled(frame.to_numpy(), list(frame.columns), wall_clock(frame.index))
 
     def _scaled(self, values: np.ndarray, names: list[str], times: np.ndarray) -> Tensor:
         columns = _derived_columns(values, names, times, self.wind_vector, self.time_encoding)
@@ -160,14 +161,18 @@ class JenaScaler:
     def readings(self, raw: Any) -> tuple[np.ndarray, np.ndarray]:
         """Validate raw 10-minute readings (a DataFrame with timestamps and the named columns) and
         return them as arrays (values with `self.columns` in order, times as datetime64): `predict` runs
-        this on every call, and pandas costs per operation."""
+        this on every call, and pandas costs per operation.
+
+        Tz-aware times are returned as the wall clock shows them (`wall_clock`), so they encode as the
+        same naive timestamps do; spacing is checked on the instants, which readings across a DST
+        change keep."""
         if not isinstance(raw, pd.DataFrame):
             raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
         names = clean_names(raw)
         self._check_columns(raw, names)
         try:
             values = feature_values(raw, self.columns, "input", names)
-            times = time_values(raw, "input", names)
+            instants, times = time_values(raw, "input", names)
         except DataError as err:
             raise InputError(str(err)) from err
         if len(values) < self.lookback:
@@ -180,7 +185,7 @@ class JenaScaler:
                 bad = found(values).any(axis=0)
                 if bad.any():
                     raise InputError(f"input has {problem} in {np.asarray(self.columns)[bad].tolist()}")
-        steps = np.diff(times)
+        steps = np.diff(instants)
         if (steps != np.timedelta64(self.interval_minutes, "m")).any():  # pd.Timedelta: 10x the cost
             raise InputError(
                 f"expected readings exactly {self.interval_minutes} minutes apart, found intervals "
