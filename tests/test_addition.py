@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 
+import seqzoo
 from seqzoo.data.addition import AdditionCodec, AdditionDataModule, generate_additions, read_addition_file
 from seqzoo.errors import DataError, InputError
 
@@ -102,6 +103,12 @@ def test_reversed_question_is_the_preprocessing():
 def test_questions_outside_the_format_are_input_errors(bad):
     with pytest.raises(InputError):
         AdditionCodec().encode(bad)
+
+
+def test_leading_zeros_are_dropped_as_no_training_question_has_them():
+    codec = AdditionCodec()
+    assert torch.equal(codec.encode(["016+075", "007+3", "000+000"]), codec.encode(["16+75", "7+3", "0+0"]))
+    assert seqzoo.predictor("seq2seq_attention.addition").predict(["016+075", "007+3"]) == ["91", "10"]
 
 
 def test_decode_strips_padding():

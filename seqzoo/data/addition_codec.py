@@ -85,7 +85,8 @@ class AdditionCodec:
         return ids.flip(1) if self.reverse_question else ids
 
     def encode(self, raw: Any) -> Tensor:
-        """Questions like "16+75" -> source ids `(n, question_length)`."""
+        """Questions like "16+75" -> source ids `(n, question_length)`. Operands lose their leading
+        zeros ("007+3" reads as "7+3"): no training question has any, and a model reads them wrongly."""
         if isinstance(raw, str) or not isinstance(raw, list | tuple | np.ndarray):
             raise InputError(f'expected a list of questions like ["16+75"], got {type(raw).__name__}')
         # [0-9], not \d: \d also matches other scripts' digits ("١٦"), which are not in the vocabulary.
@@ -97,7 +98,7 @@ class AdditionCodec:
                 )
         if len(raw) == 0:  # no questions: an empty batch of the right width, so predict returns []
             return torch.empty((0, self.question_length), dtype=torch.long)
-        return self.questions([q.strip() for q in raw])
+        return self.questions(["+".join(str(int(a)) for a in q.strip().split("+")) for q in raw])
 
     def decode(self, ids: Tensor) -> list[str]:
         return ["".join(self.vocabulary[i] for i in row).strip() for row in ids.tolist()]
