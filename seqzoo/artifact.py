@@ -299,7 +299,11 @@ def _check_weights(path: Path, expected: dict[str, torch.Tensor], found: dict[st
 
 
 def _load_weights(folder: Path, module: torch.nn.Module, preprocessing: dict[str, Any]) -> None:
-    """Fill `module` (the network under `net`) from model.safetensors, checking it against the config."""
+    """Fill `module` (the network under `net`) from model.safetensors, checking it against the config.
+
+    The module is made float32 first, the dtype the format stores: under
+    `torch.set_default_dtype(torch.float64)` it was built in float64, and the weights would not fit."""
+    module.float()
     mismatch = vocabulary_mismatch(module.net, preprocessing)
     if mismatch:
         raise ArtifactError(

@@ -158,6 +158,19 @@ def test_a_model_moved_to_another_float_dtype_saves_float32_weights_that_load(tm
         assert torch.equal(loaded.state_dict()[key], value.float()), key
 
 
+def test_checkpoints_load_as_float32_whatever_the_default_dtype():
+    window = np.sin(np.arange(10.0) / 3).reshape(1, 10)
+    expected = seqzoo.load("gru.synthetic").predict(window)
+    torch.set_default_dtype(torch.float64)
+    try:
+        for load in (seqzoo.load, seqzoo.predictor):
+            model = load("gru.synthetic")
+            assert {p.dtype for p in model.parameters()} == {torch.float32}
+            np.testing.assert_array_equal(model.predict(window), expected)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
 def test_non_finite_weights_are_refused(tmp_path):
     task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
     task.net.head.bias.data.fill_(float("nan"))
