@@ -43,10 +43,15 @@ def is_repo_id(text: str) -> bool:
 def resolve(name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False) -> Path:
     """Bundled name -> zoo folder (no network); existing folder -> itself; `org/repo` -> Hub snapshot.
 
-    With a `revision`, an `org/repo` id always means the Hub, even if a folder of that name exists.
+    With a `revision`, an `org/repo` id always means the Hub, even if a folder of that name exists. A
+    `Path` always means a folder, even one named like a bundled checkpoint.
     """
     text = str(name_or_path)
-    if text in catalog():
+    if isinstance(name_or_path, os.PathLike) and not Path(text).expanduser().exists():
+        bundled = text in catalog()
+        hint = f"; for the bundled checkpoint, give its name as a string: {text!r}" if bundled else ""
+        raise ArtifactError(f"{text}: no such folder{hint}")
+    if text in catalog() and not isinstance(name_or_path, os.PathLike):
         if revision is not None:
             raise ArtifactError(
                 f"{text!r} is a bundled checkpoint: it has no revisions (got revision={revision!r}); "

@@ -331,6 +331,16 @@ def test_bundled_names_need_no_network_and_have_no_revisions(monkeypatch, tmp_pa
         seqzoo.load(catalog()["gru.synthetic"].path, revision="v1")
 
 
+def test_a_path_always_means_a_folder_even_one_named_like_a_bundled_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seqzoo.load("lstm.synthetic").save_pretrained("gru.synthetic")
+    assert seqzoo.load(Path("gru.synthetic")).hparams.arch == "lstm"  # the folder here
+    assert seqzoo.load("gru.synthetic").hparams.arch == "gru"  # a name is the bundled checkpoint
+    shutil.rmtree("gru.synthetic")
+    with pytest.raises(ArtifactError, match="no such folder; for the bundled checkpoint, give its name"):
+        seqzoo.predictor(Path("gru.synthetic"))
+
+
 @pytest.fixture
 def artifact(tmp_path) -> Path:
     """A saved artifact with things beside it that must never be uploaded."""
