@@ -8,6 +8,7 @@ two cannot drift apart.
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -81,7 +82,7 @@ def output_step(task: str, net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) 
 
 
 def check_predict_options(pre: Preprocessor, batch_size: Any, options: Mapping[str, Any]) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     allowed = getattr(pre, "predict_options", ())
     unknown = sorted(set(options) - set(allowed))

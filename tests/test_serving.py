@@ -82,8 +82,11 @@ def test_bad_inputs_are_the_same_input_errors_as_with_load():
     served = seqzoo.predictor("gru.synthetic")
     with pytest.raises(InputError, match=r"shape \(n, 10\)"):
         served.predict(np.zeros((2, 9)))
-    with pytest.raises(InputError, match="batch_size must be an integer >= 1"):
-        served.predict(np.zeros((2, 10)), batch_size=0)
+    for bad in (0, True, 2.0):
+        with pytest.raises(InputError, match="batch_size must be an integer >= 1"):
+            served.predict(np.zeros((2, 10)), batch_size=bad)
+    windows = np.sin(np.arange(30.0) / 3).reshape(3, 10)  # a numpy integer is an integer
+    np.testing.assert_array_equal(served.predict(windows, batch_size=np.int64(2)), served.predict(windows))
     with pytest.raises(InputError, match=r"unknown predict options \['rolling'\]"):
         served.predict(np.zeros((2, 10)), rolling=True)
 
