@@ -40,6 +40,10 @@ def datamodule_from_recipe(recipe: str, data_dir: str | None = None) -> SeqzooDa
 SPLITS = {"test": "test", "val": "validate"}
 
 
+# Lightning's precision for a model moved to another float dtype: it casts the batches to match.
+PRECISIONS = {torch.float64: "64-true", torch.float16: "16-true", torch.bfloat16: "bf16-true"}
+
+
 def evaluate(
     model, data_dir: str | None = None, accelerator: str = "cpu", split: str = "test"
 ) -> tuple[dict[str, float], dict[str, Any]]:
@@ -64,6 +68,7 @@ def evaluate(
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
+        precision=PRECISIONS.get(next(model.parameters()).dtype, "32-true"),  # the batches follow the model
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 import seqzoo
 from seqzoo.card import metric_label, read_card_metadata
@@ -72,6 +73,15 @@ def test_evaluate_reproduces_the_card(name):
     assert metrics.keys() == stated.keys()
     for key, value in stated.items():
         assert metrics[key] == pytest.approx(value, rel=RELATIVE_TOLERANCE), key
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_evaluate_measures_a_model_moved_to_another_float_dtype(dtype):
+    """Lightning's precision follows the model's dtype, so the test batches are cast to match."""
+    stated = catalog()["gru.synthetic"].metrics
+    metrics, _ = evaluate(seqzoo.load("gru.synthetic").to(dtype))
+    tolerance = RELATIVE_TOLERANCE if dtype == torch.float64 else 0.01  # bfloat16 keeps 8 bits
+    assert metrics["test_mae"] == pytest.approx(stated["test_mae"], rel=tolerance)
 
 
 @pytest.mark.parametrize("name", seqzoo.list_pretrained())
