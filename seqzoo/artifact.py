@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 
 import seqzoo
 from seqzoo.card import render_card
-from seqzoo.errors import ArtifactError, SeqzooError
+from seqzoo.errors import ArtifactError, InputError, SeqzooError
 from seqzoo.fsutil import atomic_folder, check_replaceable
 from seqzoo.hub import ARTIFACT_FILES
 from seqzoo.inference import vocabulary_mismatch
@@ -333,6 +333,13 @@ def load_predictor(directory: str | Path, runtime: str = "torch") -> Predictor:
     onnx_net = None
     if runtime == "onnxruntime":  # imported only here: serving with PyTorch starts without it
         from seqzoo.onnx_serving import load_onnx_network
+
+        task = config["task"].get("name")
+        if task != "forecasting":  # before the hint to export one, which only forecasters can
+            raise InputError(
+                f"runtime='onnxruntime' serves forecasting models only; {folder} is a {task} model: "
+                "use runtime='torch'"
+            )
 
         onnx_net = load_onnx_network(folder)
     try:

@@ -65,15 +65,20 @@ def evaluate(
         raise ArtifactError("the model carries no recipe.yaml, so its test data cannot be rebuilt")
     datamodule = datamodule_from_recipe(model.recipe, data_dir)
     datamodule.preprocessing = model.preprocessing
-    trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=1,
-        precision=PRECISIONS.get(next(model.parameters()).dtype, "32-true"),  # the batches follow the model
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        trainer = pl.Trainer(
+            accelerator=accelerator,
+            devices=1,
+            precision=PRECISIONS.get(next(model.parameters()).dtype, "32-true"),  # batches follow the model
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    except (MisconfigurationException, ValueError) as err:  # no such device here, or no such name
+        raise InputError(f"cannot evaluate on accelerator {accelerator!r}: {err}") from err
     run = getattr(trainer, SPLITS[split])
     (results,) = run(model, datamodule=datamodule, verbose=False)
     wanted = [k for k in sorted(results) if k.startswith(f"{split}_") and k != f"{split}_loss"]

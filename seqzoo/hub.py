@@ -47,6 +47,8 @@ def resolve(name_or_path: str | Path, revision: str | None = None, local_files_o
     `Path` always means a folder, even one named like a bundled checkpoint.
     """
     text = str(name_or_path)
+    if not text.strip():  # Path("") is the working folder: never what an empty name means
+        raise UnknownNameError("pretrained checkpoint, folder or Hub repo id", text, list(catalog()))
     if isinstance(name_or_path, os.PathLike) and not Path(text).expanduser().exists():
         bundled = text in catalog()
         hint = f"; for the bundled checkpoint, give its name as a string: {text!r}" if bundled else ""
@@ -198,6 +200,8 @@ def copy_artifacts(
     from seqzoo.fsutil import atomic_folder, check_replaceable
 
     to = Path(to)
+    if to.exists() and not to.is_dir():
+        raise ArtifactError(f"{to} is a file; give a folder to copy the checkpoints into")
     done: list[Copied] = []
     for name in names:
         hub = name not in catalog() and is_repo_id(name) and not (revision is None and Path(name).exists())

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import seqzoo
 from seqzoo.checkpoint import load_checkpoint
@@ -41,6 +42,14 @@ def test_export_then_load_and_predict(trained_checkpoint, tmp_path):
     assert model.predict(np.linspace(0, 1, 20).reshape(2, 10)).shape == (2,)
     evaluated = json.loads(run_seqzoo("evaluate", str(out), "--json").stdout)
     assert evaluated["test_mae"] == pytest.approx(config["metrics"]["test_mae"], rel=1e-4)
+
+
+def test_evaluate_on_an_accelerator_it_cannot_use_is_a_one_line_error():
+    accelerators = ["abacus"] + ([] if torch.cuda.is_available() else ["gpu"])
+    for accelerator in accelerators:
+        out = run_seqzoo("evaluate", "gru.synthetic", "--accelerator", accelerator, check=False)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert f"seqzoo evaluate: error: cannot evaluate on accelerator '{accelerator}'" in out.stderr
 
 
 def test_validate_test_and_predict_subcommands_run_on_a_checkpoint(trained_checkpoint, tmp_path):

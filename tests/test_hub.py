@@ -25,7 +25,7 @@ import torch
 import seqzoo
 from seqzoo.catalog import catalog
 from seqzoo.cli import main
-from seqzoo.errors import ArtifactError
+from seqzoo.errors import ArtifactError, UnknownNameError
 from seqzoo.hub import copy_artifacts, prepare_upload, push
 
 from .conftest import run_seqzoo
@@ -339,6 +339,11 @@ def test_a_path_always_means_a_folder_even_one_named_like_a_bundled_checkpoint(t
     shutil.rmtree("gru.synthetic")
     with pytest.raises(ArtifactError, match="no such folder; for the bundled checkpoint, give its name"):
         seqzoo.predictor(Path("gru.synthetic"))
+    with pytest.raises(UnknownNameError, match="unknown pretrained checkpoint, folder or Hub repo id ''"):
+        seqzoo.load("")  # not the working folder
+    Path("a-file").write_text("")
+    with pytest.raises(ArtifactError, match="a-file is a file; give a folder"):
+        copy_artifacts(["gru.synthetic"], "a-file")
 
 
 @pytest.fixture

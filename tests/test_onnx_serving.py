@@ -12,7 +12,7 @@ import pytest
 import seqzoo
 from seqzoo import onnx_serving
 from seqzoo.catalog import pretrained_path
-from seqzoo.errors import ArtifactError, SeqzooError
+from seqzoo.errors import ArtifactError, InputError, SeqzooError
 
 from .conftest import run_seqzoo
 from .test_serving import raw_input
@@ -69,6 +69,12 @@ def test_rolling_jena_forecasts_in_batches_match_pytorch():
     assert len(got) == 41
     pd.testing.assert_index_equal(got.index, expected.index)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["fasttext.imdb", "seq2seq_attention.addition"])
+def test_onnx_runtime_for_a_model_that_cannot_export_says_to_use_torch(name):
+    with pytest.raises(InputError, match="serves forecasting models only; .* model: use runtime='torch'"):
+        seqzoo.predictor(name, runtime="onnxruntime")
 
 
 def test_the_export_onnx_command_writes_a_file_that_serves(tmp_path):
