@@ -123,7 +123,7 @@ def save_pretrained(
     so the loaded model predicts with the weights rounded to float16 (see `round_to_storage`).
     """
     dest = Path(directory)
-    check_replaceable(dest, ARTIFACT_FILES, "artifact")
+    keep = check_replaceable(dest, ARTIFACT_FILES, "artifact")
     state = {k: _as_float32(v.detach().cpu().contiguous()) for k, v in task.state_dict().items()}
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
@@ -137,7 +137,7 @@ def save_pretrained(
     stored, metadata = _stored_weights(state, weights_dtype)
     config = build_config(task, name, metrics, data, limitations, training)
     tokenizer = _take_tokenizer(config)
-    with atomic_folder(dest) as tmp:
+    with atomic_folder(dest, keep) as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         if tokenizer is not None:
             (tmp / TOKENIZER).write_text(tokenizer, encoding="utf-8")

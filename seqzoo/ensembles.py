@@ -24,7 +24,7 @@ import seqzoo
 from seqzoo.card import render_ensemble_card
 from seqzoo.errors import ArtifactError, InputError
 from seqzoo.fsutil import atomic_folder, check_replaceable
-from seqzoo.hub import ENSEMBLE_FILES, ENSEMBLE_MEMBERS
+from seqzoo.hub import ENSEMBLE_FILES, ENSEMBLE_MEMBERS, check_members_replaceable
 from seqzoo.hub import ENSEMBLE_MANIFEST as MANIFEST
 from seqzoo.tasks.base import SeqzooTask
 
@@ -103,9 +103,10 @@ class Ensemble:
         from seqzoo.download import sha256_file
 
         dest = Path(directory)
-        check_replaceable(dest, [*ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "ensemble")
+        keep = check_replaceable(dest, [*ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "ensemble")
+        check_members_replaceable(dest)
         entries = []
-        with atomic_folder(dest) as tmp:
+        with atomic_folder(dest, keep) as tmp:
             for i, (member, name) in enumerate(zip(self.members, self.names, strict=True)):
                 folder = f"{ENSEMBLE_MEMBERS}/{i:02d}-{_safe(name)}"
                 member.save_pretrained(tmp / folder, **_card(member))

@@ -64,6 +64,20 @@ def write_file_atomically(path: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
+def _copy_entry(source: Path, target: Path) -> None:
+    """Copy a file, link or folder as it is (modes and links kept) and flush the copied files to disk."""
+    if source.is_dir() and not source.is_symlink():
+        shutil.copytree(source, target, symlinks=True)
+    elif source.exists() or source.is_symlink():
+        shutil.copy2(source, target, follow_symlinks=False)
+    copied = [target] if not target.is_dir() or target.is_symlink() else [target, *target.rglob("*")]
+    for path in copied:
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(target.parent)
+
+
 def _finish_tree(folder: Path) -> None:
     """Flush every file to disk and give the folder the permissions a plain mkdir would have.
 
@@ -111,26 +125,38 @@ def _sweep_dead_writers(dest: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def check_replaceable(dest: Path, own_names: Collection[str], what: str) -> None:
+def check_replaceable(
+    dest: Path, own_names: Collection[str], what: str, keep_hidden: bool = True
+) -> list[str]:
     """Refuse to write `what` (an artifact, an ensemble) over `dest` when `dest` is a file, or a folder
     holding anything but `own_names`: `atomic_folder` swaps in a whole new folder, and whatever else
-    the old one held (a project's code, notes beside an artifact) would be deleted with it."""
+    the old one held (a project's code, notes beside an artifact) would be deleted with it.
+
+    Hidden entries (`.git`, `.gitattributes`, `.DS_Store`, `.cache`) are not refused but returned, for
+    `atomic_folder` to carry into the new folder; leftovers of an interrupted atomic write of one of
+    `own_names` (`.model.onnx.XXXX`) are neither. With `keep_hidden=False` hidden entries are refused too.
+    """
     if not dest.exists():
-        return
+        return []
     if not dest.is_dir():
         raise ArtifactError(f"{dest} is a file; give a folder to write the {what} into")
-    foreign = sorted(p.name for p in dest.iterdir() if p.name not in own_names)
+    leftovers = tuple(f".{name}." for name in own_names)
+    others = [p.name for p in dest.iterdir() if p.name not in own_names and not p.name.startswith(leftovers)]
+    hidden = sorted(name for name in others if name.startswith(".")) if keep_hidden else []
+    foreign = sorted(set(others) - set(hidden))
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise ArtifactError(
             f"refusing to replace {dest}: writing the {what} replaces the whole folder, and it holds "
             f"{shown}, which no {what} has; write into a new or empty folder, or move them away"
         )
+    return hidden
 
 
 @contextlib.contextmanager
-def atomic_folder(destination: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary folder; on success it replaces `destination` in one step.
+def atomic_folder(destination: str | Path, keep: Collection[str] = ()) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success it replaces `destination` in one step, with copies
+    of the entries named in `keep` (see `check_replaceable`) carried over from the old one.
 
     A crash at any point leaves `destination` as it was (old complete content or absent), never a mix.
     With renameat2(RENAME_EXCHANGE) (Linux) the swap is one step and `destination` never disappears;
@@ -146,6 +172,8 @@ def atomic_folder(destination: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         _finish_tree(tmp)
+        for name in keep:  # copies: a crash before the swap leaves the originals where they were
+            _copy_entry(dest / name, tmp / name)
         if not dest.exists():
             os.rename(tmp, dest)
         elif _exchange(tmp, dest):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from seqzoo.catalog import catalog, list_pretrained, pretrained_path
 from seqzoo.errors import ArtifactError, UnknownNameError
+from seqzoo.fsutil import check_replaceable
 
 # The only files of a published artifact; anything else in a folder stays on the machine.
 # model.onnx is optional: the network for ONNX Runtime serving (seqzoo.onnx_serving).
@@ -33,6 +34,14 @@ ENSEMBLE_MANIFEST = "ensemble.json"  # a folder holding it is an ensemble, not a
 ENSEMBLE_FILES = [ENSEMBLE_MANIFEST, "README.md"]
 ENSEMBLE_MEMBERS = "members"  # the folder of the members' artifact folders
 ENSEMBLE_PATTERNS = [*ENSEMBLE_FILES, *(f"{ENSEMBLE_MEMBERS}/*/{f}" for f in ARTIFACT_FILES)]
+
+
+def check_members_replaceable(dest: Path) -> None:
+    """An ensemble's member folders are written anew with every save or copy: each may hold only
+    artifact files (`check_replaceable` covers the folder above them)."""
+    members = dest / ENSEMBLE_MEMBERS
+    for folder in sorted(members.iterdir()) if members.is_dir() else []:
+        check_replaceable(folder, ARTIFACT_FILES, "ensemble member", keep_hidden=False)
 
 
 def is_repo_id(text: str) -> bool:
@@ -197,7 +206,7 @@ def copy_artifacts(
     Each copy is checked by building its model first, so a folder carried to an offline machine is
     known to load there; each is written atomically and holds only the artifact files.
     """
-    from seqzoo.fsutil import atomic_folder, check_replaceable
+    from seqzoo.fsutil import atomic_folder
 
     to = Path(to)
     if to.exists() and not to.is_dir():
@@ -208,8 +217,9 @@ def copy_artifacts(
         source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
         load_folder(source)
         dest = _destination(to, name)
-        check_replaceable(dest, [*ARTIFACT_FILES, *ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "copy")
-        with atomic_folder(dest) as tmp:
+        keep = check_replaceable(dest, [*ARTIFACT_FILES, *ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "copy")
+        check_members_replaceable(dest)
+        with atomic_folder(dest, keep) as tmp:
             for file in published_files(source):
                 (tmp / file).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source / file, tmp / file)  # follows the Hub cache's symlinks

@@ -150,6 +150,23 @@ def test_a_project_folder_holding_a_config_json_is_never_replaced(tmp_path):
     assert seqzoo.load(artifact).hparams.arch == "gru"
 
 
+def test_hidden_entries_are_carried_into_the_new_folder_and_write_leftovers_dropped(tmp_path):
+    """A Hub clone's .git, an OS's .DS_Store: kept, as copies, when the artifact is saved again; the
+    temporary file of an interrupted model.onnx write is garbage and goes."""
+    task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
+    folder = task.save_pretrained(tmp_path / "art")
+    (folder / ".git" / "refs").mkdir(parents=True)
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / ".DS_Store").write_bytes(b"\x00\x01")
+    (folder / ".model.onnx.k2j4x").write_bytes(b"half an onnx file")
+    task.save_pretrained(folder)
+    assert (folder / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert (folder / ".git" / "refs").is_dir()
+    assert (folder / ".DS_Store").read_bytes() == b"\x00\x01"
+    assert not (folder / ".model.onnx.k2j4x").exists()
+    assert seqzoo.load(folder).hparams.arch == "gru"
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
 def test_a_model_moved_to_another_float_dtype_saves_float32_weights_that_load(tmp_path, dtype):
     task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config()).to(dtype)

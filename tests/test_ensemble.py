@@ -76,6 +76,12 @@ def test_save_pretrained_then_load_gives_the_same_ensemble(tmp_path, test_window
     with pytest.raises(ArtifactError, match="refusing to replace .* holds notes.txt, which no ensemble has"):
         ens.save_pretrained(folder)
     assert (folder / "notes.txt").read_text() == "mine"
+    (folder / "notes.txt").unlink()
+    member = next((folder / "members").iterdir())
+    (member / ".notes").write_text("mine")  # member folders are written anew: nothing else in them
+    with pytest.raises(ArtifactError, match=r"refusing to replace .*members.* holds \.notes"):
+        ens.save_pretrained(folder)
+    assert (member / ".notes").read_text() == "mine"
 
 
 def test_a_changed_member_is_refused_on_load(tmp_path):
