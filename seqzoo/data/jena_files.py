@@ -21,6 +21,7 @@ CLASSIC_FEATURES = [
 ]  # fmt: skip
 TIME_COLUMNS = {"Date Time": "%d.%m.%Y %H:%M:%S", "date": "%Y-%m-%d %H:%M:%S"}
 PLACEHOLDER = -9999.0
+STATION_ZONE = "Etc/GMT-1"  # UTC+1 all year (the POSIX sign is inverted): see `station_clock`
 
 
 def _text(path: Path) -> str:
@@ -144,15 +145,16 @@ def _time_column(frame: pd.DataFrame, names: list[str], source: str) -> tuple[st
     )
 
 
-def wall_clock(times: pd.DatetimeIndex) -> np.ndarray:
-    """The times as the clocks show them, as naive datetime64: a tz-aware time in its own zone.
+def station_clock(times: pd.DatetimeIndex) -> np.ndarray:
+    """The times as the station's clock shows them, naive datetime64: tz-aware times are converted to it.
 
-    The station files hold naive local timestamps, and the time-of-day and time-of-year inputs were
-    learnt from those; a tz-aware index's `values` are UTC instants, which would shift them by the
-    zone's offset. So 11:40+02:00 reads as 11:40, as the same naive timestamp does. (The files keep one
-    offset all year, with no DST; a frame spanning a DST change shows the clock's jump in these inputs.)
+    The station writes naive timestamps in UTC+1 all year, with no daylight saving time (in its 2024
+    files the solar radiation peaks at 12:15, Jena's solar noon in UTC+1; 31.03 02:00-02:50 exist, and
+    no October hour repeats), and the time-of-day and time-of-year inputs were learnt from those. So
+    11:40+02:00 (Berlin, summer) reads as 10:40, as the station would have written it; naive times are
+    taken to be the station's already.
     """
-    return times.values if times.tz is None else times.tz_localize(None).values
+    return times.values if times.tz is None else times.tz_convert(STATION_ZONE).tz_localize(None).values
 
 
 def _time_column_values(frame: pd.DataFrame, source: str, names: list[str]) -> pd.DatetimeIndex | np.ndarray:
@@ -186,7 +188,7 @@ def time_values(
     time on every call. `names` are the frame's `clean_names`, when the caller has them already.
 
     Two arrays, the same one unless the times are tz-aware: the instants (UTC), which say whether
-    readings are 10 minutes apart, and the `wall_clock` times, which the time inputs are computed from.
+    readings are 10 minutes apart, and the `station_clock` times, which the time inputs are computed from.
     """
     if isinstance(frame.index, pd.DatetimeIndex):
         times = frame.index
@@ -194,7 +196,7 @@ def time_values(
         times = _time_column_values(frame, source, clean_names(frame) if names is None else names)
         if isinstance(times, np.ndarray):  # parsed text: naive
             return times, times
-    return times.values, wall_clock(times)
+    return times.values, station_clock(times)
 
 
 def timestamps(frame: pd.DataFrame, source: str, names: list[str] | None = None) -> pd.DatetimeIndex:

@@ -21,9 +21,9 @@ from seqzoo.data.jena_files import (
     clean_names,
     column_values,
     feature_values,
+    station_clock,
     time_values,
     timestamps,
-    wall_clock,
 )
 from seqzoo.data.windows import first_input_offset, sampled_steps
 from seqzoo.errors import InputError
@@ -33,7 +33,7 @@ from seqzoo.preprocessing import register_preprocessor
 def derive_inputs(frame: pd.DataFrame, wind_vector: bool, time_encoding: bool) -> pd.DataFrame:
     """Optional derived inputs: wind as a vector instead of speed + direction; time of day and of year."""
     values, names = frame.to_numpy(), list(frame.columns)
-    columns = _derived_columns(values, names, wall_clock(frame.index), wind_vector, time_encoding)
+    columns = _derived_columns(values, names, station_clock(frame.index), wind_vector, time_encoding)
     return pd.DataFrame(columns, index=frame.index)
 
 
@@ -149,7 +149,7 @@ class JenaScaler:
 
     def normalize(self, frame: pd.DataFrame) -> Tensor:
         """Rows of `frame` (the station columns, indexed by time) -> the model's scaled inputs."""
-        return self._scaled(frame.to_numpy(), list(frame.columns), wall_clock(frame.index))
+        return self._scaled(frame.to_numpy(), list(frame.columns), station_clock(frame.index))
 
     def _scaled(self, values: np.ndarray, names: list[str], times: np.ndarray) -> Tensor:
         columns = _derived_columns(values, names, times, self.wind_vector, self.time_encoding)
@@ -163,9 +163,8 @@ class JenaScaler:
         return them as arrays (values with `self.columns` in order, times as datetime64): `predict` runs
         this on every call, and pandas costs per operation.
 
-        Tz-aware times are returned as the wall clock shows them (`wall_clock`), so they encode as the
-        same naive timestamps do; spacing is checked on the instants, which readings across a DST
-        change keep."""
+        Tz-aware times are returned as the station's clock shows them (`station_clock`), so they
+        encode as the station's own naive timestamps do; spacing is checked on the instants."""
         if not isinstance(raw, pd.DataFrame):
             raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
         names = clean_names(raw)
