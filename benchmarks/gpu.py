@@ -31,7 +31,7 @@ def run(quick: bool) -> list[Result]:
         gpu, cpu = [], []
         for _ in range(repeats):  # in turns, as the other benchmarks
             cpu.append(trainer_throughput(case, warmup, batches, accelerator="cpu"))
-            gpu.append(trainer_throughput(case, warmup, batches, accelerator="gpu"))
+            gpu.append(trainer_throughput(case, warmup, batches, accelerator="cuda"))
         value, reference = statistics.median(gpu), statistics.median(cpu)
         details = f"{what}; {case.source}; {batches} timed batches after {warmup}, median of {repeats}"
         results.append(

@@ -334,10 +334,10 @@ def load_predictor(directory: str | Path, runtime: str = "torch") -> Predictor:
     if runtime == "onnxruntime":  # imported only here: serving with PyTorch starts without it
         from seqzoo.onnx_serving import load_onnx_network
 
-        task = config["task"].get("name")
-        if task != "forecasting":  # before the hint to export one, which only forecasters can
+        kind = config["task"].get("name")
+        if kind != "forecasting":  # before the hint to export one, which only forecasters can
             raise InputError(
-                f"runtime='onnxruntime' serves forecasting models only; {folder} is a {task} model: "
+                f"runtime='onnxruntime' serves forecasting models only; {folder} is a {kind} model: "
                 "use runtime='torch'"
             )
 

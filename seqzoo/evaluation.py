@@ -11,7 +11,7 @@ import yaml
 
 from seqzoo.data.base import SeqzooDataModule
 from seqzoo.errors import ArtifactError, InputError
-from seqzoo.inference import persistence
+from seqzoo.inference import input_placement, persistence
 
 if TYPE_CHECKING:
     from seqzoo.ensembles import Ensemble
@@ -67,17 +67,19 @@ def evaluate(
     datamodule.preprocessing = model.preprocessing
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
+    _, dtype = input_placement(model)
+    precision = PRECISIONS.get(dtype, "32-true")  # Lightning then casts the batches to the model's dtype
     try:
         trainer = pl.Trainer(
             accelerator=accelerator,
             devices=1,
-            precision=PRECISIONS.get(next(model.parameters()).dtype, "32-true"),  # batches follow the model
+            precision=precision,
             logger=False,
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
         )
-    except (MisconfigurationException, ValueError) as err:  # no such device here, or no such name
+    except (MisconfigurationException, ValueError, ImportError) as err:  # no such device, name or backend
         raise InputError(f"cannot evaluate on accelerator {accelerator!r}: {err}") from err
     run = getattr(trainer, SPLITS[split])
     (results,) = run(model, datamodule=datamodule, verbose=False)

@@ -56,13 +56,11 @@ def resolve(name_or_path: str | Path, revision: str | None = None, local_files_o
     `Path` always means a folder, even one named like a bundled checkpoint.
     """
     text = str(name_or_path)
-    if not text.strip():  # Path("") is the working folder: never what an empty name means
+    if isinstance(name_or_path, os.PathLike):
+        return _local_folder(Path(text).expanduser(), revision)
+    if not text.strip():  # as a path "" would be the working folder, which an empty name never means
         raise UnknownNameError("pretrained checkpoint, folder or Hub repo id", text, list(catalog()))
-    if isinstance(name_or_path, os.PathLike) and not Path(text).expanduser().exists():
-        bundled = text in catalog()
-        hint = f"; for the bundled checkpoint, give its name as a string: {text!r}" if bundled else ""
-        raise ArtifactError(f"{text}: no such folder{hint}")
-    if text in catalog() and not isinstance(name_or_path, os.PathLike):
+    if text in catalog():
         if revision is not None:
             raise ArtifactError(
                 f"{text!r} is a bundled checkpoint: it has no revisions (got revision={revision!r}); "
@@ -77,6 +75,17 @@ def resolve(name_or_path: str | Path, revision: str | None = None, local_files_o
     if is_repo_id(text):
         return download(text, revision=revision, local_files_only=local_files_only)
     raise UnknownNameError("pretrained checkpoint, folder or Hub repo id", text, list(catalog()))
+
+
+def _local_folder(path: Path, revision: str | None) -> Path:
+    """A `Path` given to `resolve`: always a local folder, even one named like a bundled checkpoint."""
+    if not path.exists():
+        bundled = str(path) in catalog()
+        hint = f"; for the bundled checkpoint, give its name as a string: {str(path)!r}" if bundled else ""
+        raise ArtifactError(f"{path}: no such folder{hint}")
+    if revision is not None:
+        raise ArtifactError(f"{path}: a local folder has no revisions (got revision={revision!r})")
+    return path
 
 
 def _offline_reason(local_files_only: bool) -> str | None:

@@ -144,7 +144,10 @@ def run_predict(
             for i in range(0, max(len(inputs[0]), 1), batch_size)
         ]
     output = torch.cat(outputs).cpu()
-    if output.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16; decode in float32
+    if output.dtype in (
+        torch.float16,
+        torch.bfloat16,
+    ):  # decode half precision in float32 (numpy has no bf16)
         output = output.float()
     return pre.decode(output, raw, **options) if options else pre.decode(output)
 

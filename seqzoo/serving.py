@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from seqzoo.errors import SeqzooError
-from seqzoo.inference import OUTPUT_STEPS, evaluating, output_step, run_predict
+from seqzoo.inference import OUTPUT_STEPS, evaluating, input_placement, output_step, run_predict
 from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
 
 RUNTIMES = ("torch", "onnxruntime")  # what runs the network: PyTorch, or model.onnx (seqzoo.onnx_serving)
@@ -48,7 +48,7 @@ class Predictor(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next((p.device for p in self.net.parameters()), torch.device("cpu"))  # ONNX: CPU
+        return input_placement(self.net)[0]  # an ONNX graph has no parameters: the CPU
 
     @property
     def num_parameters(self) -> int:

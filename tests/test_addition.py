@@ -107,7 +107,8 @@ def test_questions_outside_the_format_are_input_errors(bad):
 
 def test_leading_zeros_are_dropped_as_no_training_question_has_them():
     codec = AdditionCodec()
-    assert torch.equal(codec.encode(["016+075", "007+3", "000+000"]), codec.encode(["16+75", "7+3", "0+0"]))
+    padded = codec.encode(["016+075", "007+3", "000+000", "0016+0075"])
+    assert torch.equal(padded, codec.encode(["16+75", "7+3", "0+0", "16+75"]))
     assert seqzoo.predictor("seq2seq_attention.addition").predict(["016+075", "007+3"]) == ["91", "10"]
 
 

@@ -121,7 +121,7 @@ def test_plot_script_draws_predictions_and_names_missing_training_logs(tmp_path,
 
 @pytest.mark.parametrize("tutorial", sorted((DOCS / "tutorials").glob("*.md")), ids=lambda p: p.stem)
 def test_every_tutorial_shows_figures_that_exist(tutorial):
-    shown = re.findall(r"\]\(\.\./img/([\w.]+\.png)\)", tutorial.read_text())
+    shown = re.findall(r"\]\(\.\./img/([\w.-]+\.png)\)", tutorial.read_text())
     assert shown, f"{tutorial.name} shows no figure"
     for png in shown:
         assert (DOCS / "img" / png).stat().st_size > 10_000, png

@@ -339,6 +339,9 @@ def test_a_path_always_means_a_folder_even_one_named_like_a_bundled_checkpoint(t
     shutil.rmtree("gru.synthetic")
     with pytest.raises(ArtifactError, match="no such folder; for the bundled checkpoint, give its name"):
         seqzoo.predictor(Path("gru.synthetic"))
+    seqzoo.load("lstm.synthetic").save_pretrained("org/repo")  # a folder shaped like a Hub repo id
+    with pytest.raises(ArtifactError, match="org/repo: a local folder has no revisions"):
+        seqzoo.load(Path("org/repo"), revision="v1")  # as a Path, never the Hub
     with pytest.raises(UnknownNameError, match="unknown pretrained checkpoint, folder or Hub repo id ''"):
         seqzoo.load("")  # not the working folder
     Path("a-file").write_text("")

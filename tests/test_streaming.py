@@ -68,7 +68,7 @@ def test_tbptt_with_one_chunk_equals_ordinary_training(targets):
     initial = copy.deepcopy(ordinary.state_dict())
     chunked.load_state_dict(initial)
     a, b = fit_one_epoch(ordinary, x, y), fit_one_epoch(chunked, x, y)
-    assert all(not torch.equal(a[key], initial[key]) for key in a)  # both trained every weight
+    assert all(not torch.equal(a[key], initial[key]) for key in a)  # training moved every weight
     for key in a:
         torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-5)
 

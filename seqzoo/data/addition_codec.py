@@ -90,7 +90,8 @@ class AdditionCodec:
         if isinstance(raw, str) or not isinstance(raw, list | tuple | np.ndarray):
             raise InputError(f'expected a list of questions like ["16+75"], got {type(raw).__name__}')
         # [0-9], not \d: \d also matches other scripts' digits ("١٦"), which are not in the vocabulary.
-        pattern = re.compile(rf"[0-9]{{1,{self.max_digits}}}\+[0-9]{{1,{self.max_digits}}}")
+        operand = rf"0*[0-9]{{1,{self.max_digits}}}"  # leading zeros are dropped below
+        pattern = re.compile(rf"{operand}\+{operand}")
         for q in raw:
             if not isinstance(q, str) or not pattern.fullmatch(q.strip()):
                 raise InputError(
