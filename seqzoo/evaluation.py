@@ -60,13 +60,12 @@ def evaluate(
             raise InputError("ensembles are measured on the test split only (their members chose on val)")
         return evaluate_ensemble(model, data_dir)
     import lightning.pytorch as pl
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     if not model.recipe:
         raise ArtifactError("the model carries no recipe.yaml, so its test data cannot be rebuilt")
     datamodule = datamodule_from_recipe(model.recipe, data_dir)
     datamodule.preprocessing = model.preprocessing
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
     _, dtype = input_placement(model)
     precision = PRECISIONS.get(dtype, "32-true")  # Lightning then casts the batches to the model's dtype
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from seqzoo.catalog import catalog, list_pretrained, pretrained_path
 from seqzoo.errors import ArtifactError, UnknownNameError
-from seqzoo.fsutil import check_replaceable
+from seqzoo.fsutil import atomic_folder, check_replaceable
 
 # The only files of a published artifact; anything else in a folder stays on the machine.
 # model.onnx is optional: the network for ONNX Runtime serving (seqzoo.onnx_serving).
@@ -215,8 +215,6 @@ def copy_artifacts(
     Each copy is checked by building its model first, so a folder carried to an offline machine is
     known to load there; each is written atomically and holds only the artifact files.
     """
-    from seqzoo.fsutil import atomic_folder
-
     to = Path(to)
     if to.exists() and not to.is_dir():
         raise ArtifactError(f"{to} is a file; give a folder to copy the checkpoints into")

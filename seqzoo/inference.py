@@ -144,11 +144,8 @@ def run_predict(
             for i in range(0, max(len(inputs[0]), 1), batch_size)
         ]
     output = torch.cat(outputs).cpu()
-    if output.dtype in (
-        torch.float16,
-        torch.bfloat16,
-    ):  # decode half precision in float32 (numpy has no bf16)
-        output = output.float()
+    if output.dtype in (torch.float16, torch.bfloat16):
+        output = output.float()  # decode half precision as float32 (numpy has no bfloat16)
     return pre.decode(output, raw, **options) if options else pre.decode(output)
 
 
