@@ -1,10 +1,11 @@
-"""Training on a GPU (cuDNN's fused recurrent kernels) against the same `Trainer.fit` on the same
-machine's CPU, for every network a Jena or IMDB recipe trains; skipped, saying so, without CUDA.
+"""Training on a GPU (cuDNN's fused recurrent kernels, but for layers with recurrent dropout) against
+the same `Trainer.fit` on the same machine's CPU, for every network a Jena or IMDB recipe trains;
+skipped, saying so, without CUDA.
 
-Each row is the samples per second of `Trainer.fit` on the GPU, its reference the same on the CPU (all
-its cores), measured in turns in the same run. `gpu_jena_dlwp_epoch` turns the `gru.jena` row into
-seconds per epoch of DLwP's GRU(32) setup: 500 batches of 128 windows of 240 hourly steps (with
-seqzoo's 19 inputs; the book had 14).
+Each row is the samples per second of `Trainer.fit` on the GPU, its reference the same on the CPU
+(torch's threads, or `--threads`), measured in turns in the same run. `gpu_jena_dlwp_epoch` turns
+the `gru.jena` row into seconds per epoch of DLwP's GRU(32) setup: 500 batches of 128 windows of 240
+hourly steps (with seqzoo's 19 inputs; the book had 14).
 """
 
 from __future__ import annotations
