@@ -124,10 +124,14 @@ def save_pretrained(
     """
     dest = Path(directory)
     keep = check_replaceable(dest, ARTIFACT_FILES, "artifact")
-    state = {k: _as_float32(v.detach().cpu().contiguous()) for k, v in task.state_dict().items()}
-    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    given = {k: v.detach().cpu().contiguous() for k, v in task.state_dict().items()}
+    bad = [k for k, v in given.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ArtifactError(f"refusing to save non-finite weights in {bad[:5]}")
+    state = {k: _as_float32(v) for k, v in given.items()}
+    overflow = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if overflow:  # float64 weights beyond float32's range
+        raise ArtifactError(f"refusing to save: {overflow[:5]} exceed float32's range, the format's dtype")
     mismatch = vocabulary_mismatch(task.net, task.preprocessing)
     if mismatch:  # `load` would refuse the folder: refuse to write it
         raise ArtifactError(

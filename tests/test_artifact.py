@@ -188,6 +188,15 @@ def test_checkpoints_load_as_float32_whatever_the_default_dtype():
         torch.set_default_dtype(torch.float32)
 
 
+def test_float64_weights_beyond_float32s_range_are_refused_as_such(tmp_path):
+    task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config()).double()
+    with torch.no_grad():
+        task.net.head.bias.fill_(1e300)
+    with pytest.raises(ArtifactError, match=r"\['net.head.bias'\] exceed float32's range"):
+        task.save_pretrained(tmp_path / "art")
+    assert not (tmp_path / "art").exists()
+
+
 def test_non_finite_weights_are_refused(tmp_path):
     task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
     task.net.head.bias.data.fill_(float("nan"))
