@@ -11,16 +11,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 import torch
-from figures import plt, save_png  # first: it picks the file-only backend
+from figures import ROOT, figure_arguments, plt, save_png  # first: it picks the file-only backend
 
 import seqzoo
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = {  # name -> (label, the book's exact match after 25 epochs, DLFS2 ch. 7; None: not in the book)
     "seq2seq.addition": ("seq2seq (baseline)", 0.11),
     "seq2seq_reversed.addition": ("+ reversed question", 0.57),
@@ -81,11 +79,7 @@ def plot_attention(out: Path, question: str = "508+77") -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
-    args = parser.parse_args()
+    args = figure_arguments(__doc__)
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     for path in (plot_curves(args.out), plot_attention(args.out)):

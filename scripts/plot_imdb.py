@@ -11,16 +11,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from figures import plt, save_png  # first: it picks the file-only backend
+from figures import ROOT, figure_arguments, plt, save_png  # first: it picks the file-only backend
 
 import seqzoo
 
-ROOT = Path(__file__).resolve().parents[1]
 BY_LENGTH = ("fasttext.imdb", "conv1d.imdb", "bilstm.imdb", "simplernn.imdb")  # one of each kind
 BINS = 8
 MAX_TOKENS = 500  # every IMDB recipe's max_length: longer reviews keep their last 500 tokens
@@ -72,12 +70,7 @@ def plot_length(table: pd.DataFrame, out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
-    args = parser.parse_args()
+    args = figure_arguments(__doc__, data=True)
     print(plot_curves(args.out))
     table = accuracy_by_length(args.data)
     print(table.round(4).to_string())

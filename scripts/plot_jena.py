@@ -11,17 +11,15 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
-from figures import plt, save_png  # first: it picks the file-only backend
+from figures import ROOT, figure_arguments, plt, save_png  # first: it picks the file-only backend
 
 import seqzoo
 from seqzoo.catalog import catalog
 from seqzoo.data.jena_files import read_station_files
 
-ROOT = Path(__file__).resolve().parents[1]
 TEST_FILE = "jena_roof_2024-06-09_2024-10-20_10min.csv.gz"
 STRETCH = ("2024-07-01", "2024-07-21")
 
@@ -69,11 +67,6 @@ def plot_curves(out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
-    args = parser.parse_args()
+    args = figure_arguments(__doc__, data=True)
     print(plot_forecasts(args.data, args.out))
     print(plot_curves(args.out))
