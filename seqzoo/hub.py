@@ -69,9 +69,7 @@ def resolve(name_or_path: str | Path, revision: str | None = None, local_files_o
         return pretrained_path(text)
     path = Path(text).expanduser()
     if path.exists() and not (revision is not None and is_repo_id(text)):
-        if revision is not None:
-            raise ArtifactError(f"{text}: a local folder has no revisions (got revision={revision!r})")
-        return path
+        return _local_folder(path, revision)
     if is_repo_id(text):
         return download(text, revision=revision, local_files_only=local_files_only)
     raise UnknownNameError("pretrained checkpoint, folder or Hub repo id", text, list(catalog()))
