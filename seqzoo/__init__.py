@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seqzoo.errors import ArtifactError, DataError, InputError, SeqzooError, UnknownNameError
+from seqzoo.errors import ArtifactError, DataError, InputError, InputWarning, SeqzooError, UnknownNameError
 
 __version__ = "0.1.0"
 
@@ -104,6 +104,7 @@ __all__ = [
     "ArtifactError",
     "DataError",
     "InputError",
+    "InputWarning",
     "SeqzooError",
     "UnknownNameError",
     "__version__",

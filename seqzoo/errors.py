@@ -17,6 +17,10 @@ class InputError(SeqzooError, ValueError):
     """Input given to `predict` (or another public call) breaks the documented contract."""
 
 
+class InputWarning(UserWarning):
+    """Input that `predict` answers only in part: rolling forecasts are NaN where readings have holes."""
+
+
 class DataError(SeqzooError):
     """A dataset file or download is missing, corrupt or in an unexpected format."""
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 import torch
 
+import seqzoo
 from seqzoo.data.jena import JenaDataModule, JenaScaler
 from seqzoo.data.jena_files import (
     CLASSIC_FEATURES,
@@ -22,7 +23,7 @@ from seqzoo.data.jena_files import (
     time_values,
     timestamps,
 )
-from seqzoo.errors import DataError, InputError
+from seqzoo.errors import DataError, InputError, InputWarning
 from seqzoo.tasks import ForecastingTask
 
 from .conftest import require_shared_data
@@ -216,7 +217,7 @@ def test_predict_takes_raw_readings_in_any_column_order(small_model):
     (lambda df: df.assign(**{"p (mbar)": np.nan}), "missing values"),
     (lambda df: df.iloc[::2], "10 minutes apart"),
     (lambda df: df.drop(columns=["date"]), "'Date Time' or 'date'"),
-    (lambda df: df.assign(date=df["date"].where(df.index != 3)), r"column 'date' has missing times"),
+    (lambda df: df.assign(date=df["date"].where(df.index != 35)), r"column 'date' has missing times"),
 ])  # fmt: skip
 def test_bad_readings_are_input_errors(small_model, edit, match):
     raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
@@ -312,7 +313,7 @@ def test_a_scaler_with_a_zero_std_refuses_rather_than_divides_by_zero():
 
 def test_readings_leave_the_callers_frame_as_it_was():
     raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
-    raw.loc[3, "wv (m/s)"] = -9999.0
+    raw.loc[35, "wv (m/s)"] = -9999.0
     before = raw.copy()
     with pytest.raises(InputError, match=r"missing values \(NaN or -9999\) in \['wv \(m/s\)'\]"):
         derived_inputs_scaler().encode(raw)
@@ -333,6 +334,73 @@ def test_columns_read_the_same_without_pandas_column_accessor():
         assert np.array_equal(column_values(bare, position), column_values(raw, position))
     scaler = derived_inputs_scaler()
     assert torch.equal(scaler.encode(bare, rolling=True), scaler.encode(raw, rolling=True))
+
+
+def readings_with_holes() -> pd.DataFrame:
+    """60 readings with a placeholder at row 20 and row 35 repeated, as in the real exports."""
+    raw = fake_readings("2024-03-01", 60, 5)
+    raw.iloc[20, 0] = -9999.0
+    return pd.concat([raw.iloc[:36], raw.iloc[35:]]).reset_index(names="Date Time")
+
+
+def test_one_forecast_reads_only_its_window_so_holes_before_it_do_not_matter(small_model):
+    raw = readings_with_holes()
+    assert small_model.predict(raw) == small_model.predict(raw.tail(12).reset_index(drop=True))
+    last_window_holed = raw.iloc[:40]  # its last 12 rows hold the repeated 35th
+    with pytest.raises(InputError) as caught:
+        small_model.predict(last_window_holed)
+    assert str(caught.value) == (
+        "the last 12 rows (the window the forecast reads) have readings not 10 minutes apart "
+        "(['0 days 00:00:00']), first at 2024-03-01 05:50:00"
+    )
+
+
+def test_a_rolling_forecast_answers_every_clean_window_and_leaves_the_rest_nan(small_model):
+    raw = readings_with_holes()
+    with pytest.warns(
+        InputWarning, match=r"^23 of 50 windows hold missing readings .* ending at 2024-03-01 03:20"
+    ):
+        rolling = small_model.predict(raw, rolling=True)
+    assert rolling.index.equals(pd.DatetimeIndex(raw["Date Time"].iloc[11:]) + pd.Timedelta(hours=1))
+    ends = np.arange(11, 61)
+    holed = ((ends >= 20) & (ends - 11 <= 20)) | ((ends >= 36) & (ends - 11 <= 35))  # spans row 20 or 35->36
+    assert np.array_equal(rolling.isna().to_numpy(), holed)
+    for first, last in ((0, 20), (21, 36), (36, 61)):  # each clean stretch on its own gives the same answers
+        alone = small_model.predict(raw.iloc[first:last], rolling=True)
+        pd.testing.assert_series_equal(rolling.iloc[first : last - 11], alone, rtol=1e-6)
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda df: df.iloc[::2], r"^no 12 complete, evenly spaced rows: input has readings not 10 minutes "
+                              r"apart \(\['0 days 00:20:00'\]\), first at 2024-03-01 00:20:00"),
+    (lambda df: df.iloc[::-1], r"readings not 10 minutes apart \(\['-1 days \+23:50:00'\]\)"),
+    (lambda df: df.assign(**{"T (degC)": df["T (degC)"].where(df.index % 10 != 4)}),
+     r"^no 12 complete, evenly spaced rows: input has missing values \(NaN or -9999\) in \['T \(degC\)'\], "
+     r"first at 2024-03-01 00:40:00"),
+    (lambda df: df.assign(**{"p (mbar)": df["p (mbar)"].where(df.index != 30, np.inf)}),
+     r"^input has infinite values in \['p \(mbar\)'\], first at 2024-03-01 05:00:00"),
+])  # fmt: skip
+def test_a_rolling_forecast_refuses_broken_readings_or_input_without_a_clean_window(small_model, edit, match):
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="date")
+    with pytest.raises(InputError, match=match):
+        small_model.predict(edit(raw), rolling=True)
+
+
+def test_a_real_export_with_a_repeated_row_forecasts_around_it():
+    """The 2024-01 export repeats 13.04.2024 06:00: one forecast from its end, and rolling ones that
+    are NaN for exactly the 1,439 windows holding both copies."""
+    data = require_shared_data()
+    raw = pd.read_csv(data / "jena_roof_2024-01-01_2024-05-15_10min.csv.gz", encoding="latin-1")
+    model = seqzoo.predictor("gru.jena", runtime="onnxruntime")
+    assert model.predict(raw) == model.predict(raw.tail(1440))
+    repeated = int(np.flatnonzero(raw["Date Time"].duplicated())[0])
+    around = raw.iloc[repeated - 1500 : repeated + 1500]
+    with pytest.warns(InputWarning, match="^1439 of 1561 windows"):
+        rolling = model.predict(around, rolling=True)
+    answered = rolling.dropna()
+    assert len(rolling) == 1561 and len(answered) == 1561 - 1439
+    expected = model.predict(around.drop_duplicates("Date Time"), rolling=True)
+    pd.testing.assert_series_equal(answered, expected.loc[answered.index])
 
 
 def test_non_dataframe_and_unknown_options_are_input_errors(small_model):

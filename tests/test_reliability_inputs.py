@@ -25,7 +25,7 @@ from hypothesis.extra import numpy as hnp
 
 import seqzoo
 from seqzoo.data.jena import JenaScaler
-from seqzoo.data.jena_files import CLASSIC_FEATURES
+from seqzoo.data.jena_files import CLASSIC_FEATURES, timestamps
 from seqzoo.tasks import ForecastingTask
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,17 +242,27 @@ def check_output(model, raw: Any, options: dict[str, Any], out: Any) -> None:
         assert isinstance(out, np.ndarray) and out.shape == (len(raw),), (raw, out)
         assert ((out >= 0) & (out <= 1)).all(), (raw, out)
     elif pre["kind"] == "jena_weather":
-        columns = raw.rename(columns=lambda c: str(c).strip())[pre["columns"]]
+        lookback, rolling = pre["lookback"], options.get("rolling", False)
+        read = raw if rolling else raw.iloc[-lookback:]  # one forecast reads only the last window
+        columns = read.rename(columns=lambda c: str(c).strip())[pre["columns"]]
         assert all(columns[c].dtype.kind not in "bcmM" for c in columns), f"accepted {columns.dtypes}"
         values = columns.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-        assert np.isfinite(values).all(), f"accepted missing or infinite readings: {raw!r}"
+        values = np.where(values == -9999, np.nan, values)  # the station's placeholder: a hole
+        assert not np.isinf(values).any(), f"accepted infinite readings: {raw!r}"
         if pre["inputs"] == pre["columns"]:  # no derived inputs: the scaled values are easy to check
             scaled = ((values - np.asarray(pre["mean"])) / np.asarray(pre["std"])).astype(np.float32)
-            assert np.isfinite(scaled).all(), f"accepted readings that overflow float32: {raw!r}"
-        if options.get("rolling"):
-            assert isinstance(out, pd.Series) and len(out) == len(raw) - pre["lookback"] + 1, (raw, out)
-            assert np.isfinite(out.to_numpy()).all()
+            assert not np.isinf(scaled).any(), f"accepted readings that overflow float32: {raw!r}"
+        steps = np.diff(timestamps(read, "input").as_unit("ns").asi8)
+        clean = [
+            np.isfinite(values[end - lookback + 1 : end + 1]).all()
+            and (steps[end - lookback + 1 : end] == pre["interval_minutes"] * 60 * 10**9).all()
+            for end in range(lookback - 1, len(values))
+        ]
+        if rolling:  # a forecast for every clean window, NaN for the others
+            assert isinstance(out, pd.Series) and len(out) == len(raw) - lookback + 1, (raw, out)
+            assert np.array_equal(np.isfinite(out.to_numpy()), clean), (raw, out)
         else:
+            assert clean == [True], f"accepted a window with holes: {raw!r}"
             assert isinstance(out, float) and math.isfinite(out), (raw, out)
     else:
         raise AssertionError(f"no input strategy for preprocessing kind {pre['kind']!r}: add one")

@@ -6,6 +6,7 @@ Kept apart from the DataModule (and Lightning) so that serving a model imports o
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -25,8 +26,9 @@ from seqzoo.data.jena_files import (
     time_values,
     timestamps,
 )
+from seqzoo.data.jena_readings import cell_problem, row_problem, usable_windows
 from seqzoo.data.windows import first_input_offset, sampled_steps
-from seqzoo.errors import InputError
+from seqzoo.errors import InputError, InputWarning
 from seqzoo.preprocessing import register_preprocessor
 
 
@@ -158,15 +160,22 @@ class JenaScaler:
         inputs /= self.std
         return torch.from_numpy(inputs).float()  # too large for float32 -> inf, which `encode` refuses
 
-    def readings(self, raw: Any) -> tuple[np.ndarray, np.ndarray]:
+    def readings(self, raw: Any, rolling: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Validate raw 10-minute readings (a DataFrame with timestamps and the named columns) and
-        return them as arrays (values with `self.columns` in order, times as datetime64): `predict` runs
-        this on every call, and pandas costs per operation.
+        return them as arrays (values with `self.columns` in order, times as datetime64), with, for a
+        rolling forecast, which windows it can answer (`usable_windows`). `predict` runs this on
+        every call, and pandas costs per operation.
+
+        One forecast reads only the last `lookback` rows, so only those are read and checked: an
+        export with a hole earlier on still forecasts. A rolling forecast answers the windows that are
+        complete and evenly spaced, and refuses input with none.
 
         Tz-aware times are returned as the station's clock shows them (`station_clock`), so they
         encode as the station's own naive timestamps do; spacing is checked on the instants."""
         if not isinstance(raw, pd.DataFrame):
             raise InputError(f"expected a pandas DataFrame of 10-minute readings, got {type(raw).__name__}")
+        if not rolling and len(raw) > self.lookback:
+            raw = raw.iloc[-self.lookback :]
         names = clean_names(raw)
         self._check_columns(raw, names)
         try:
@@ -176,21 +185,23 @@ class JenaScaler:
             raise InputError(str(err)) from err
         if len(values) < self.lookback:
             raise InputError(f"expected at least {self.lookback} rows (the lookback), got {len(values)}")
-        if not np.isfinite(values).all():  # one pass when all is well; which columns, when not
-            for problem, found in (
-                ("missing values (NaN or -9999)", np.isnan),
-                ("infinite values", np.isinf),
-            ):
-                bad = found(values).any(axis=0)
-                if bad.any():
-                    raise InputError(f"input has {problem} in {np.asarray(self.columns)[bad].tolist()}")
-        steps = np.diff(instants)
-        if (steps != np.timedelta64(self.interval_minutes, "m")).any():  # pd.Timedelta: 10x the cost
-            raise InputError(
-                f"expected readings exactly {self.interval_minutes} minutes apart, found intervals "
-                f"{sorted({str(pd.Timedelta(s)) for s in np.unique(steps)})[:3]}"
-            )
-        return values, times
+        if not rolling:
+            problem = row_problem(values, instants, self.interval_minutes, self.columns)
+            self._refuse(raw, problem, f"the last {self.lookback} rows (the window the forecast reads) have")
+            return values, times, None
+        self._refuse(raw, cell_problem(values, self.columns, "infinite values"), "input has")  # not a hole
+        usable = usable_windows(values, instants, self.interval_minutes, self.lookback)
+        if not usable.any():
+            problem = row_problem(values, instants, self.interval_minutes, self.columns)
+            self._refuse(raw, problem, f"no {self.lookback} complete, evenly spaced rows: input has")
+        return values, times, usable
+
+    @staticmethod
+    def _refuse(raw: pd.DataFrame, problem: tuple[str, int] | None, subject: str) -> None:
+        """Raise an InputError naming the problem and the time of its first row, if there is one."""
+        if problem is not None:
+            what, row = problem
+            raise InputError(f"{subject} {what}, first at {timestamps(raw, 'input')[row]}")
 
     def windows(self, values: Tensor) -> Tensor:
         """Every window of normalised rows `(time, inputs)` ending at each row from the lookback on:
@@ -223,17 +234,27 @@ class JenaScaler:
                 raise InputError(f"column {name!r} holds {dtype} values; expected real numbers")
 
     def encode(self, raw: Any, rolling: bool = False) -> Tensor:
-        values, times = self.readings(raw)
-        if not rolling:  # one forecast reads only the last window's rows; scaling them costs per row
-            values, times = values[-self.lookback :], times[-self.lookback :]
-            if self._surely_fit_float32(values):  # then scale only the rows the model reads
-                rows = slice(first_input_offset(self.lookback, self.step), None, self.step)
-                return self._scaled(values[rows], self.columns, times[rows]).unsqueeze(0)
+        values, times, usable = self.readings(raw, rolling)
+        if not rolling and self._surely_fit_float32(values):  # scale only the rows the model reads
+            rows = slice(first_input_offset(self.lookback, self.step), None, self.step)
+            return self._scaled(values[rows], self.columns, times[rows]).unsqueeze(0)
         scaled = self._scaled(values, self.columns, times)  # every row checked, read by the model or not
-        if not np.isfinite(scaled.numpy()).all():  # numpy: a tenth of torch's per-call cost here
+        if np.isinf(scaled.numpy()).any():  # numpy: a tenth of torch's per-call cost here; holes stay NaN
             raise InputError("input values are too large for float32 after normalisation")
         windows = self.windows(scaled)
-        return windows if rolling else windows[-1:]
+        if not rolling:
+            return windows[-1:]
+        if usable.all():
+            return windows
+        first = timestamps(raw, "input")[self.lookback - 1 + int(np.argmin(usable))]
+        warnings.warn(
+            f"{len(usable) - usable.sum()} of {len(usable)} windows hold missing readings or readings not "
+            f"{self.interval_minutes} minutes apart (a gap, a repeated or an unsorted time), the first one "
+            f"ending at {first}; their forecasts are NaN",
+            InputWarning,
+            stacklevel=4,  # the caller of predict (predict -> run_predict -> encode)
+        )
+        return windows[torch.from_numpy(usable)]
 
     def _surely_fit_float32(self, values: np.ndarray) -> bool:
         """Whether all of `values` (finite readings) scale into float32, from a bound instead of scaling
@@ -247,4 +268,7 @@ class JenaScaler:
         if not rolling:
             return float(degrees[0])
         ends = timestamps(raw, "input")[self.lookback - 1 :]
+        if len(degrees) < len(ends):  # `encode` left out the windows with holes
+            answered, degrees = degrees, np.full(len(ends), np.nan)
+            degrees[self.readings(raw, rolling=True)[2]] = answered
         return pd.Series(degrees, index=ends + self.delay * self.interval, name=f"{self.target} forecast")
