@@ -8,7 +8,10 @@ questions unique up to commutativity, question padded to 7 characters, answer "_
 
 from __future__ import annotations
 
+import math
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,9 @@ from seqzoo.data.addition_codec import AdditionCodec
 from seqzoo.data.base import SeqzooDataModule
 from seqzoo.errors import DataError
 
+BOOK_DIGITS = 3  # the book's operands: 0 to 999
+MIN_QUESTIONS = 10  # the last 10 % is the test split, so fewer leave it empty
+
 
 def _random_operands(rng: np.random.RandomState, count: int, max_digits: int) -> np.ndarray:
     """Operands of a uniform number of digits (1..max_digits), each digit uniform, leading zeros allowed."""
@@ -29,12 +35,29 @@ def _random_operands(rng: np.random.RandomState, count: int, max_digits: int) ->
     return (np.where(kept, digits, 0) * 10 ** np.cumsum(kept[:, ::-1], axis=1)[:, ::-1] // 10).sum(axis=1)
 
 
-def generate_additions(n: int, seed: int = 0, max_digits: int = 3) -> list[tuple[str, str]]:
+def distinct_questions(max_digits: int) -> int:
+    """How many questions unique up to commutativity exist: unordered pairs of 0 .. 10**max_digits - 1."""
+    values = 10**max_digits
+    return values * (values + 1) // 2
+
+
+def check_question_count(n: int, max_digits: int, name: str = "n") -> None:
+    """Refuse more questions than exist: the generator would otherwise look for a new one forever."""
+    limit = distinct_questions(max_digits)
+    if n > limit:
+        raise DataError(
+            f"{name} is {n:,}, but only {limit:,} distinct questions a+b exist with operands of up to "
+            f"{max_digits} digits (a+b and b+a count as one)"
+        )
+
+
+def generate_additions(n: int, seed: int = 0, max_digits: int = BOOK_DIGITS) -> list[tuple[str, str]]:
     """`n` unique (question, answer) pairs like the book's file, e.g. ("16+75  ", "_91  ").
 
     Like Keras's addition example: leading zeros shrink some operands, and uniqueness up to
     commutativity rejects most repeats of short operands (about 10 % one-digit, 32 % two, 58 % three).
     """
+    check_question_count(n, max_digits)
     rng = np.random.RandomState(seed)
     seen: set[tuple[int, int]] = set()
     pairs: list[tuple[str, str]] = []
@@ -61,8 +84,18 @@ def read_addition_file(path: str | Path) -> list[tuple[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: addition file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text (byte {err.object[err.start : err.start + 1]!r}); addition "
+            "files are ASCII lines like '16+75  _91  '"
+        ) from err
+    except OSError as err:
+        raise DataError(f"{path}: cannot read the addition file: {err.strerror}") from err
     pairs: list[tuple[str, str]] = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         found = LINE.fullmatch(line)
         if found is None:
             raise DataError(
@@ -83,6 +116,11 @@ def read_addition_file(path: str | Path) -> list[tuple[str, str]]:
     if not pairs:
         raise DataError(f"{path}: no questions in the file (it is empty)")
     return pairs
+
+
+def operand_digits(question: str) -> int:
+    """Characters of the longer operand as written ("007+3" -> 3): what the codec must make room for."""
+    return max(len(operand) for operand in question.strip().split("+"))
 
 
 def swapped(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -112,9 +150,36 @@ class EitherOrder(Dataset):
         return (self.swapped_questions if swap else self.questions)[i], self.answers[i]
 
 
+def _check_int(name: str, value: Any, low: int, high: float = math.inf) -> None:
+    """Refuse a number out of its range when the DataModule is made, not as a torch or numpy error later."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        bound = f">= {low}" if high == math.inf else f"between {low} and {high}"
+        raise DataError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def _check_arguments(h: Mapping[str, Any]) -> None:
+    """The constructor's arguments, each against its valid range."""
+    _check_int("batch_size", h["batch_size"], 1)
+    _check_int("num_workers", h["num_workers"], 0)
+    _check_int("val_size", h["val_size"], 1)
+    for seed in ("generation_seed", "split_seed"):
+        _check_int(seed, h[seed], 0, 2**32 - 1)  # numpy's RandomState takes these seeds only
+    for flag in ("reverse_question", "swap_operands"):
+        if not isinstance(h[flag], bool):
+            raise DataError(f"{flag} must be true or false, got {h[flag]!r}")
+    if h["path"] is not None and not isinstance(h["path"], str | os.PathLike):
+        raise DataError(f"path must be the name of an addition file, got {h['path']!r}")
+    if h["path"] is None:
+        _check_int("num_examples", h["num_examples"], MIN_QUESTIONS)
+        check_question_count(h["num_examples"], BOOK_DIGITS, "num_examples")
+
+
 class AdditionDataModule(SeqzooDataModule):
     """Generated (seeded) or read from a file in the book's format; 45,000 train / 5,000 test by default,
-    with `val_size` validation questions held out of train. `swap_operands` trains on `a+b` and `b+a`."""
+    with `val_size` validation questions held out of train. `swap_operands` trains on `a+b` and `b+a`.
+
+    A file's widest operand sets the codec of a model trained from scratch (4-digit files train 4-digit
+    models); a pretrained model's codec is kept, and a file it cannot read is refused, not scored 0."""
 
     def __init__(
         self,
@@ -130,33 +195,84 @@ class AdditionDataModule(SeqzooDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        _check_arguments(self.hparams)
+        self.pairs: list[tuple[str, str]] = []  # in file (or generation) order, so errors can name a line
         self.splits: dict[str, list[tuple[str, str]]] = {}
 
     def setup(self, stage: str | None = None) -> None:
         h = self.hparams
-        if not self.splits:
-            pairs = (
+        if not self.pairs:
+            self.pairs = (
                 read_addition_file(h.path)
                 if h.path
                 else generate_additions(h.num_examples, h.generation_seed)
             )
-            order = np.random.RandomState(h.split_seed).permutation(len(pairs))
-            pairs = [pairs[i] for i in order]
+            order = np.random.RandomState(h.split_seed).permutation(len(self.pairs))
+            pairs = [self.pairs[i] for i in order]
             split_at = len(pairs) - len(pairs) // 10
             train, test = pairs[:split_at], pairs[split_at:]
             self.splits = {"train": train[h.val_size :], "val": train[: h.val_size], "test": test}
+        self._check_split_sizes(stage)
         if self.preprocessing is None:
-            codec = AdditionCodec(
-                question_length=len(self.splits["train"][0][0]),
-                answer_length=len(self.splits["train"][0][1]) - 1,
-                reverse_question=h.reverse_question,
+            self.preprocessing = self._fitted_codec().to_config()
+
+    def _source(self) -> str:
+        h = self.hparams
+        return str(
+            h.path or f"seqzoo.data.addition.generate_additions({h.num_examples}, seed={h.generation_seed})"
+        )
+
+    def _check_split_sizes(self, stage: str | None) -> None:
+        """Every split the stage uses must hold questions; an empty one fails deep in a DataLoader.
+
+        Testing needs no training part, so a pretrained model can be evaluated on a small file."""
+        count, val_size = len(self.pairs), self.hparams.val_size
+        if count < MIN_QUESTIONS:
+            raise DataError(
+                f"{self._source()} has {count} questions; at least {MIN_QUESTIONS} are needed, as the last "
+                "10 % is the test split"
             )
-            self.preprocessing = codec.to_config()
+        before_test = count - count // 10
+        if stage in (None, "fit", "validate") and val_size >= before_test:
+            raise DataError(
+                f"val_size {val_size:,} leaves no training questions: {self._source()} has {count:,} "
+                f"questions, {count // 10:,} of them the test split, so val_size can be at most "
+                f"{before_test - 1:,}"
+            )
+
+    def _fitted_codec(self) -> AdditionCodec:
+        """A codec as wide as the data (a file may hold 4-digit operands). It has no statistics to leak, so
+        all questions size it, and every split fits."""
+        digits = max(operand_digits(question) for question, _ in self.pairs)
+        question, answer = self.pairs[0]  # read_addition_file and the generator pad every line alike
+        return AdditionCodec(
+            question_length=max(len(question), 2 * digits + 1),
+            answer_length=max(len(answer) - 1, digits + 1),
+            max_digits=digits,
+            reverse_question=self.hparams.reverse_question,
+        )
+
+    def _readable(self, codec: AdditionCodec) -> AdditionCodec:
+        """Refuse data that a handed-in codec (a pretrained model's) cannot read: wider questions would
+        reach the model as inputs it never saw, and it would score 0 without a word."""
+        for number, (question, answer) in enumerate(self.pairs, start=1):
+            if operand_digits(question) > codec.max_digits or len(answer.rstrip()) > codec.answer_length + 1:
+                raise DataError(
+                    f"{self._source()}:{number}: {question.strip()}{answer.rstrip()} does not fit the "
+                    f"model, which reads operands of 1 to {codec.max_digits} digits and answers of up to "
+                    f"{codec.answer_length} digits; evaluate it on such questions, or train a model on this "
+                    "data"
+                )
+        return codec
 
     def tensors(self, split: str, pairs: list[tuple[str, str]] | None = None) -> tuple[Tensor, Tensor]:
-        codec = AdditionCodec.from_config(self.preprocessing)
+        codec = self._readable(AdditionCodec.from_config(self.preprocessing))
         questions, answers = zip(*(pairs or self.splits[split]), strict=True)
-        return codec.questions(list(questions)), codec.ids(list(answers), codec.answer_length + 1)
+        # Padding is the codec's, not the file's: a file padded wider than the model reads still fits.
+        return (
+            codec.questions([q.rstrip() for q in questions]),
+            codec.ids([a.rstrip() for a in answers], codec.answer_length + 1),
+        )
 
     def _dataset(self, split: str) -> Dataset:
         if split == "train" and self.hparams.swap_operands:
@@ -186,12 +302,9 @@ class AdditionDataModule(SeqzooDataModule):
 
     def describe(self) -> dict[str, Any]:
         h = self.hparams
-        source = (
-            h.path or f"seqzoo.data.addition.generate_additions({h.num_examples}, seed={h.generation_seed})"
-        )
         return {
             "name": "addition (DLFS2 addition.txt format)",
-            "source": str(source),
+            "source": self._source(),
             "split": f"shuffled (seed {h.split_seed}); last 10 % test, {h.val_size} validation out of train",
             "test_questions": len(self.splits.get("test", [])) or h.num_examples // 10,
             "reverse_question": h.reverse_question,

@@ -6,6 +6,7 @@ Kept apart from the DataModule (and Lightning) so that serving a model imports o
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -89,13 +90,19 @@ class AdditionCodec:
         zeros ("007+3" reads as "7+3"): no training question has any, and a model reads them wrongly."""
         if isinstance(raw, str) or not isinstance(raw, list | tuple | np.ndarray):
             raise InputError(f'expected a list of questions like ["16+75"], got {type(raw).__name__}')
+        if isinstance(raw, np.ndarray) and raw.ndim != 1:
+            raise InputError(
+                f'expected a list or 1-D array of questions like ["16+75"], got a {raw.ndim}-D array'
+            )
         # [0-9], not \d: \d also matches other scripts' digits ("١٦"), which are not in the vocabulary.
-        operand = rf"0*[0-9]{{1,{self.max_digits}}}"  # leading zeros are dropped below
+        # Leading zeros are bounded, so int() below never meets Python's limit on digits.
+        operand = rf"0{{0,{self.max_digits}}}(?:[1-9][0-9]{{0,{self.max_digits - 1}}}|0)"
         pattern = re.compile(rf"{operand}\+{operand}")
         for q in raw:
             if not isinstance(q, str) or not pattern.fullmatch(q.strip()):
                 raise InputError(
-                    f"expected questions 'a+b' with operands of 1 to {self.max_digits} digits, got {q!r}"
+                    f"expected questions 'a+b' with operands of 1 to {self.max_digits} digits (and at most "
+                    f"{self.max_digits} leading zeros), got {reprlib.repr(q)}"
                 )
         if len(raw) == 0:  # no questions: an empty batch of the right width, so predict returns []
             return torch.empty((0, self.question_length), dtype=torch.long)
