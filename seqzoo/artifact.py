@@ -9,6 +9,7 @@ config.json stays small and tokenizer.json is the Hugging Face `tokenizers` file
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from datetime import datetime, timezone
@@ -22,9 +23,9 @@ from safetensors.torch import save_file
 import seqzoo
 from seqzoo.card import render_card
 from seqzoo.errors import ArtifactError, InputError, SeqzooError
-from seqzoo.fsutil import atomic_folder, check_replaceable
+from seqzoo.fsutil import atomic_folder, check_replaceable, destination_folder
 from seqzoo.hub import ARTIFACT_FILES
-from seqzoo.inference import vocabulary_mismatch
+from seqzoo.inference import check_task_arguments, vocabulary_mismatch
 
 if TYPE_CHECKING:
     from seqzoo.serving import Predictor
@@ -122,7 +123,7 @@ def save_pretrained(
     `weights_dtype="float16"` stores float32 weights as float16 (half the size; `load` upcasts them),
     so the loaded model predicts with the weights rounded to float16 (see `round_to_storage`).
     """
-    dest = Path(directory)
+    dest = destination_folder(directory, "artifact")
     keep = check_replaceable(dest, ARTIFACT_FILES, "artifact")
     given = {k: v.detach().cpu().contiguous() for k, v in task.state_dict().items()}
     bad = [k for k, v in given.items() if v.is_floating_point() and not torch.isfinite(v).all()]
@@ -139,7 +140,12 @@ def save_pretrained(
             "rows; build the model with arch_kwargs.vocab_size equal to the tokenizer's vocab_size"
         )
     stored, metadata = _stored_weights(state, weights_dtype)
-    config = build_config(task, name, metrics, data, limitations, training)
+    card = {"name": name, "metrics": metrics, "data": data, "limitations": limitations, "training": training}
+    loaded = _unchanged_since_load(task)
+    config = build_config(task, **(card if loaded is None else _kept_card(loaded, card)))
+    if loaded is not None:  # the same model: it keeps where it came from, and what the caller gives
+        given = {k: config["provenance"][k] for k in ("data", "training") if card[k] is not None}
+        config["provenance"] = {**loaded["provenance"], **given}
     tokenizer = _take_tokenizer(config)
     with atomic_folder(dest, keep) as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
@@ -150,6 +156,40 @@ def save_pretrained(
             (tmp / RECIPE).write_text(task.recipe)
         (tmp / CARD).write_text(render_card(config))
     return dest
+
+
+def model_digest(task) -> str:
+    """A fingerprint of what a model computes: its weights (as stored, float32), task, architecture and
+    preprocessing. `load` records it, so a later save can tell whether the model is still the one loaded."""
+    digest = hashlib.sha256()
+    described = [task.task_name, task.init_kwargs(task.hparams), task.preprocessing]
+    digest.update(json.dumps(described, sort_keys=True, default=str).encode())
+    for key, tensor in sorted(task.state_dict().items()):
+        digest.update(f"{key}{tuple(tensor.shape)}".encode())
+        digest.update(_as_float32(tensor.detach()).cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _unchanged_since_load(task) -> dict[str, Any] | None:
+    """The config.json `task` was loaded from, if it still computes what it did then; else None."""
+    loaded = getattr(task, "artifact_config", None)
+    if loaded is None or getattr(task, "artifact_digest", None) != model_digest(task):
+        return None
+    return loaded
+
+
+def _kept_card(loaded: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A loaded model saved again unchanged keeps its card (name, metrics, data, limitations, training);
+    what the caller gives replaces it. A model trained further gets a new card, saying only what is known."""
+    provenance = loaded["provenance"]
+    kept = {
+        "name": loaded.get("name"),
+        "metrics": loaded.get("metrics"),
+        "data": provenance.get("data"),
+        "limitations": loaded.get("limitations"),
+        "training": provenance.get("training"),
+    }
+    return {key: kept[key] if value is None else value for key, value in given.items()}
 
 
 def _as_float32(tensor: torch.Tensor) -> torch.Tensor:
@@ -366,6 +406,7 @@ def load_artifact(directory: str | Path):
     preprocessing = _with_tokenizer(folder, config["preprocessing"])
     try:
         cls = task_class(config["task"]["name"])
+        check_task_arguments(config["task"]["name"], config["task"]["kwargs"])
         task = cls(
             arch=config["architecture"]["name"],
             arch_kwargs=config["architecture"]["kwargs"],
@@ -384,4 +425,5 @@ def load_artifact(directory: str | Path):
     }
     task.pretrained_from = config["provenance"].get("pretrained")
     task.artifact_config = config
+    task.artifact_digest = model_digest(task)  # a save of the unchanged model keeps this card
     return task.eval()

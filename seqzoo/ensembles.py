@@ -23,7 +23,7 @@ from typing import Any
 import seqzoo
 from seqzoo.card import render_ensemble_card
 from seqzoo.errors import ArtifactError, InputError
-from seqzoo.fsutil import atomic_folder, check_replaceable
+from seqzoo.fsutil import atomic_folder, check_replaceable, destination_folder
 from seqzoo.hub import ENSEMBLE_FILES, ENSEMBLE_MEMBERS, check_members_replaceable
 from seqzoo.hub import ENSEMBLE_MANIFEST as MANIFEST
 from seqzoo.tasks.base import SeqzooTask
@@ -102,7 +102,7 @@ class Ensemble:
         from seqzoo.artifact import WEIGHTS
         from seqzoo.download import sha256_file
 
-        dest = Path(directory)
+        dest = destination_folder(directory, "ensemble")
         keep = check_replaceable(dest, [*ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "ensemble")
         check_members_replaceable(dest)
         entries = []

@@ -125,6 +125,26 @@ def _sweep_dead_writers(dest: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
+def destination_folder(directory: str | Path, what: str) -> Path:
+    """The folder to write `what` into, as the user meant `directory`: `~` expanded, a symbolic link
+    written through (its target is replaced, the link stays), and refused with an ArtifactError where
+    writing cannot work or would pull the floor from under the caller: the current working folder or
+    one holding it, or a path below a file."""
+    dest = Path(directory).expanduser()
+    if dest.is_symlink():
+        dest = dest.resolve()
+    real, here = dest.resolve(), Path.cwd().resolve()
+    if real == here or real in here.parents:
+        raise ArtifactError(
+            f"refusing to write the {what} into {directory}: writing replaces the whole folder, and it is "
+            "the current working folder or holds it; give a new folder, e.g. ./my-model"
+        )
+    blocking = next((p for p in [dest, *dest.parents][1:] if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ArtifactError(f"{blocking} is a file; cannot write the {what} into {dest}")
+    return dest
+
+
 def check_replaceable(
     dest: Path, own_names: Collection[str], what: str, keep_hidden: bool = True
 ) -> list[str]:

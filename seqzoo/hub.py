@@ -16,7 +16,7 @@ from pathlib import Path
 
 from seqzoo.catalog import catalog, list_pretrained, pretrained_path
 from seqzoo.errors import ArtifactError, UnknownNameError
-from seqzoo.fsutil import atomic_folder, check_replaceable
+from seqzoo.fsutil import atomic_folder, check_replaceable, destination_folder
 
 # The only files of a published artifact; anything else in a folder stays on the machine.
 # model.onnx is optional: the network for ONNX Runtime serving (seqzoo.onnx_serving).
@@ -213,7 +213,7 @@ def copy_artifacts(
     Each copy is checked by building its model first, so a folder carried to an offline machine is
     known to load there; each is written atomically and holds only the artifact files.
     """
-    to = Path(to)
+    to = Path(to).expanduser()
     if to.exists() and not to.is_dir():
         raise ArtifactError(f"{to} is a file; give a folder to copy the checkpoints into")
     done: list[Copied] = []
@@ -221,7 +221,7 @@ def copy_artifacts(
         hub = name not in catalog() and is_repo_id(name) and not (revision is None and Path(name).exists())
         source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
         load_folder(source)
-        dest = _destination(to, name)
+        dest = destination_folder(_destination(to, name), "copy")
         keep = check_replaceable(dest, [*ARTIFACT_FILES, *ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "copy")
         check_members_replaceable(dest)
         with atomic_folder(dest, keep) as tmp:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import subprocess
@@ -9,8 +10,10 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import seqzoo
+import seqzoo.hub
 from seqzoo.artifact import git_sha, save_pretrained
 from seqzoo.data.synthetic import SeriesScaler
 from seqzoo.errors import ArtifactError, InputError
@@ -92,15 +95,31 @@ def test_weights_of_another_size_are_rejected(artifact, tmp_path):
         (lambda c: c.update(surprise=1), r"unexpected keys \['surprise'\]"),
         (lambda c: c["architecture"].update(name="transformer"), "cannot build"),
         (lambda c: c["preprocessing"].update(kind="pickle"), "unknown preprocessing kind"),
+        (lambda c: c["task"]["kwargs"].update(predict_delta="no"), "predict_delta must be true or false"),
+        (lambda c: c["task"].update(name="classification"), r"unknown arguments \['loss', 'predict_delta'"),
+        (lambda c: c["task"]["kwargs"].update(pretrained="gru.jena"), r"unknown arguments \['pretrained'\]"),
     ],
 )
-def test_bad_config_is_a_specific_error(artifact, edit, match):
+def test_bad_config_is_a_specific_error_for_both_loaders(artifact, edit, match):
+    """`seqzoo.load` (the LightningModule) and `seqzoo.predictor` (serving) refuse the same folders."""
     folder, _ = artifact
     config = json.loads((folder / "config.json").read_text())
     edit(config)
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ArtifactError, match=match):
-        seqzoo.load(folder)
+    for loader in (seqzoo.load, seqzoo.predictor):
+        with pytest.raises(ArtifactError, match=match):
+            loader(folder)
+
+
+def test_the_task_arguments_serving_accepts_are_each_task_classs_own():
+    """`inference.TASK_ARGUMENTS` lets serving check a config without importing the task classes."""
+    from seqzoo.inference import TASK_ARGUMENTS, TRAINING_ARGUMENTS
+    from seqzoo.tasks import task_class
+    from seqzoo.tasks.base import FINETUNE_ARGS as not_saved
+
+    for name, own in TASK_ARGUMENTS.items():
+        taken = set(inspect.signature(task_class(name)).parameters) - {"arch", "arch_kwargs", "preprocessing"}
+        assert taken - set(not_saved) == {*own, *TRAINING_ARGUMENTS}, name
 
 
 def test_config_that_is_not_json_is_an_error(artifact):
@@ -165,6 +184,67 @@ def test_hidden_entries_are_carried_into_the_new_folder_and_write_leftovers_drop
     assert (folder / ".DS_Store").read_bytes() == b"\x00\x01"
     assert not (folder / ".model.onnx.k2j4x").exists()
     assert seqzoo.load(folder).hparams.arch == "gru"
+
+
+def test_a_loaded_model_saved_unchanged_keeps_its_card_and_provenance(tmp_path):
+    """A copy is the same model: same name, metrics, data and where it came from, byte for byte."""
+    source = seqzoo.hub.pretrained_path("gru.synthetic")
+    copy = seqzoo.load("gru.synthetic").save_pretrained(tmp_path / "copy")
+    for name in ("config.json", "recipe.yaml"):
+        assert (copy / name).read_bytes() == (source / name).read_bytes(), name
+    weights = [load_file(folder / "model.safetensors") for folder in (copy, source)]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    card = (copy / "README.md").read_text()
+    assert "# gru.synthetic" in card and "| Test MAE | 0.0639734 |" in card and "seed\n42" in card
+    renamed = json.loads(
+        seqzoo.load(copy)
+        .save_pretrained(tmp_path / "renamed", name="mine")
+        .joinpath("config.json")
+        .read_text()
+    )
+    assert (
+        renamed["name"] == "mine"
+        and renamed["metrics"] == json.loads((source / "config.json").read_text())["metrics"]
+    )
+
+
+@pytest.mark.parametrize("change", ["weights", "preprocessing"])
+def test_a_loaded_model_that_changed_gets_a_new_card(tmp_path, change):
+    """Trained further (or given other statistics), its metrics and recipe no longer describe it."""
+    model = seqzoo.load("gru.synthetic")
+    if change == "weights":
+        with torch.no_grad():
+            model.net.head.bias.add_(0.01)
+    else:
+        model.preprocessing = {**model.preprocessing, "mean": model.preprocessing["mean"] + 1.0}
+    config = json.loads(model.save_pretrained(tmp_path / "changed").joinpath("config.json").read_text())
+    assert config["name"] is None and config["metrics"] == {}
+    assert (
+        config["provenance"]["created"]
+        != seqzoo.load("gru.synthetic").artifact_config["provenance"]["created"]
+    )
+
+
+def test_destinations_are_the_folders_users_mean_and_unsafe_ones_are_refused(tmp_path, monkeypatch):
+    task = ForecastingTask(arch="gru", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert task.save_pretrained("~/models/gru") == tmp_path / "home" / "models" / "gru"
+    assert seqzoo.load("~/models/gru").hparams.arch == "gru"
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    task.save_pretrained(tmp_path / "link")  # written through the link: the link stays one
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "target" / "config.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "link", "target"]  # nothing left over
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ArtifactError, match=r"file is a file; cannot write the artifact into .*file/model"):
+        task.save_pretrained(tmp_path / "file" / "model")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
+    for here in (".", tmp_path / "empty", tmp_path):
+        with pytest.raises(ArtifactError, match="the current working folder or holds it"):
+            task.save_pretrained(here)
+    assert (tmp_path / "empty").is_dir() and not any((tmp_path / "empty").iterdir())
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16, torch.float16])
