@@ -91,9 +91,14 @@ class Pretrained:
     def open(cls, name: str, revision: str | None = None) -> Pretrained:
         """Resolve and load `name` exactly as `seqzoo.load` does."""
         from seqzoo.artifact import WEIGHTS, load_artifact
-        from seqzoo.hub import resolve
+        from seqzoo.hub import ENSEMBLE_MEMBERS, is_ensemble, resolve
 
         folder = resolve(name, revision=revision)
+        if is_ensemble(folder):
+            raise SeqzooError(
+                f"pretrained {name!r} is an ensemble; a fine-tune starts from one model: give one of its "
+                f"member folders ({folder / ENSEMBLE_MEMBERS}/...)"
+            )
         # A Hub download lives in .../snapshots/<commit>: record the commit, not a moving branch name.
         commit = folder.name if folder.parent.name == "snapshots" else revision
         return cls(str(name), load_artifact(folder), sha256_file(Path(folder) / WEIGHTS), commit)

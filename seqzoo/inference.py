@@ -69,6 +69,27 @@ def _seq2seq_step(net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) -> Callab
     return lambda src: net.generate(src, start_id=pre.start_id, steps=pre.answer_length)[0]
 
 
+# The task arguments an artifact's config.json may hold (`task.kwargs`): each task class's own and the
+# training settings every task shares. Kept here, free of Lightning, so that serving checks them too.
+TRAINING_ARGUMENTS = ("optimizer", "lr", "weight_decay", "momentum", "scheduler", "scheduler_kwargs")
+TASK_ARGUMENTS = {
+    "forecasting": ("loss", "predict_delta", "tbptt_steps", "tbptt_clip"),
+    "classification": ("num_classes",),
+    "seq2seq": ("teacher_forcing", "teacher_forcing_final"),
+}
+
+
+def check_task_arguments(task: str, kwargs: Mapping[str, Any]) -> None:
+    """Refuse arguments `task` does not take, and a `predict_delta` that is not a bool: a string such as
+    "no" would read as true and shift every forecast."""
+    allowed = (*TASK_ARGUMENTS.get(task, ()), *TRAINING_ARGUMENTS)
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise SeqzooError(f"unknown arguments {unknown} for a {task} task; it takes {sorted(allowed)}")
+    if not isinstance(kwargs.get("predict_delta", False), bool):
+        raise SeqzooError(f"predict_delta must be true or false, got {kwargs['predict_delta']!r}")
+
+
 OUTPUT_STEPS = {
     "forecasting": _forecasting_step,
     "classification": _classification_step,

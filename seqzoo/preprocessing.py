@@ -72,3 +72,13 @@ def adopt_geometry(model_config: dict[str, Any], data_config: dict[str, Any]) ->
     merged = {**model_config, **{k: data_config[k] for k in geometry if k in data_config}}
     preprocessor_from_config(merged)  # the merged geometry must be valid on its own
     return merged
+
+
+def geometry_differences(model_config: dict[str, Any], data_config: dict[str, Any]) -> dict[str, tuple]:
+    """{field: (model's, data's)} for the window geometry fields in which two configs of one kind differ."""
+    if data_config.get("kind") != model_config.get("kind"):
+        return {}
+    geometry = getattr(type(preprocessor_from_config(model_config)), "geometry", ())
+    return {
+        k: (model_config[k], data_config[k]) for k in geometry if model_config.get(k) != data_config.get(k)
+    }

@@ -14,7 +14,14 @@ import torch
 from torch import nn
 
 from seqzoo.errors import SeqzooError
-from seqzoo.inference import OUTPUT_STEPS, evaluating, input_placement, output_step, run_predict
+from seqzoo.inference import (
+    OUTPUT_STEPS,
+    check_task_arguments,
+    evaluating,
+    input_placement,
+    output_step,
+    run_predict,
+)
 from seqzoo.preprocessing import Preprocessor, preprocessor_from_config
 
 RUNTIMES = ("torch", "onnxruntime")  # what runs the network: PyTorch, or model.onnx (seqzoo.onnx_serving)
@@ -38,6 +45,7 @@ class Predictor(nn.Module):
         super().__init__()
         if task not in OUTPUT_STEPS:
             raise SeqzooError(f"task must be one of {sorted(OUTPUT_STEPS)}, got {task!r}")
+        check_task_arguments(task, task_kwargs)
         self.task_name, self.net = task, net
         self.preprocessing = preprocessing
         self.preprocessor: Preprocessor = preprocessor_from_config(preprocessing)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
@@ -196,11 +197,69 @@ def test_a_different_number_of_classes_gets_a_new_head_of_that_size(tmp_path):
         ({"freeze": "embedding"}, r"its modules are \['encoder', 'head'\]"),
         ({"freeze": ["encoder", "head"]}, "freezes every parameter"),
         ({"preprocessing": SeriesScaler(10, 0.0, 1.0).to_config()}, "pretrained or preprocessing, not both"),
+        ({"arch_kwargs": {"output_size": 3}}, "a forecaster outputs one value per window .* got 3"),
     ],
 )
 def test_recipes_that_contradict_the_checkpoint_are_refused(kwargs, message):
     with pytest.raises(SeqzooError, match=message):
         ForecastingTask(pretrained="gru.synthetic", **kwargs)
+
+
+def test_an_ensemble_cannot_start_a_fine_tune(tmp_path):
+    folder = seqzoo.ensemble(["gru.synthetic", "lstm.synthetic"]).save_pretrained(tmp_path / "pair")
+    with pytest.raises(
+        SeqzooError, match=r"is an ensemble; a fine-tune starts from one model: .*pair/members"
+    ):
+        ForecastingTask(pretrained=str(folder))
+
+
+def tiny_trainer() -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+
+
+def test_a_dense_network_refuses_a_window_of_another_length_before_training(tmp_path):
+    """The dense baseline flattens exactly `steps` steps; a fine-tune onto longer windows would end in a
+    matrix-shape error from torch in the first batch."""
+    dense = ForecastingTask(
+        arch="dense", arch_kwargs={"steps": 10}, preprocessing=SeriesScaler(10, 0.0, 1.0).to_config()
+    )
+    tuned = ForecastingTask(pretrained=str(dense.save_pretrained(tmp_path / "dense")))
+    data = SyntheticDataModule(window=20, train_series=2, val_series=1, test_series=1)
+    with pytest.raises(
+        SeqzooError, match=r"reads windows of exactly 10 steps .* gives 20 \(\{'window': 20\}\)"
+    ):
+        tiny_trainer().fit(tuned, datamodule=data)
+    assert torch.equal(tuned.net.net[1].weight, dense.net.net[1].weight)  # nothing was trained
+
+
+class TrainingModes(pl.Callback):
+    """Records, for every training batch, whether each module of the model was in train mode."""
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.seen.extend(module.training for module in pl_module.modules())
+
+
+def test_fitting_a_loaded_model_trains_it_in_train_mode_and_says_it_keeps_its_geometry(recwarn):
+    """`seqzoo.load` gives an eval-mode model for predict; Lightning would train it so, dropout off."""
+    model = seqzoo.load("gru.synthetic")
+    data = SyntheticDataModule(window=20, train_series=2, val_series=1, test_series=1)
+    modes = TrainingModes()
+    trainer = tiny_trainer()
+    trainer.callbacks.append(modes)
+    with pytest.warns(
+        UserWarning, match=r"keeps its own window geometry \(window 10 instead of the data's 20\)"
+    ):
+        trainer.fit(model, datamodule=data)
+    assert modes.seen and all(modes.seen)
+    assert not [w for w in recwarn if "eval mode" in str(w.message)]
+    x, _ = next(iter(data.train_dataloader()))
+    assert x.shape[1] == 10
 
 
 def test_redundant_arch_settings_that_agree_with_the_checkpoint_are_fine():

@@ -17,7 +17,12 @@ from torch import Tensor
 from seqzoo import rng
 from seqzoo.errors import SeqzooError
 from seqzoo.inference import evaluating, output_step, run_network, run_predict, vocabulary_mismatch
-from seqzoo.preprocessing import Preprocessor, adopt_geometry, preprocessor_from_config
+from seqzoo.preprocessing import (
+    Preprocessor,
+    adopt_geometry,
+    geometry_differences,
+    preprocessor_from_config,
+)
 from seqzoo.registry import create_model
 
 if TYPE_CHECKING:
@@ -151,7 +156,22 @@ class SeqzooTask(pl.LightningModule):
             return
         if self.adopts_data_geometry and datamodule.preprocessing is not None:
             self.preprocessing = adopt_geometry(self.preprocessing, datamodule.preprocessing)
+        elif datamodule.preprocessing is not None:
+            self._warn_kept_geometry(geometry_differences(self.preprocessing, datamodule.preprocessing))
         datamodule.preprocessing = self.preprocessing
+
+    def _warn_kept_geometry(self, differ: dict[str, tuple]) -> None:
+        """A loaded model replaces the data's window geometry with its own: say so where they differ,
+        since the user built the data with other values (`pretrained=` takes the data's instead)."""
+        if differ:
+            described = ", ".join(
+                f"{k} {model!r} instead of the data's {data!r}" for k, (model, data) in differ.items()
+            )
+            rank_zero_warn(
+                f"the model keeps its own window geometry ({described}): a loaded model keeps the protocol "
+                "it was trained and evaluated with. To train on the data's geometry, start a new task from "
+                "the checkpoint with pretrained=NAME (see the fine-tuning guide)"
+            )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqzoo"] = {
@@ -189,8 +209,14 @@ class SeqzooTask(pl.LightningModule):
         """On CPU, train with subnormal floats flushed to zero, as TensorFlow does by default: gradients
         through long recurrences underflow into subnormals, which cost the CPU many cycles each. A GRU(32)
         over 240 Jena steps trained about 3x faster (benchmarks/peers.py); only values below 1e-38 change.
-        The setting is the process's, so it is switched back off when fitting ends."""
+        The setting is the process's, so it is switched back off when fitting ends.
+
+        Lightning trains modules in the mode it finds them, and `seqzoo.load` leaves the whole model in
+        eval mode (for predict): trained so, it would train without dropout. A model entirely in eval
+        mode is put in train mode; modules set to eval among others were set so on purpose and stay."""
         self._flushing_denormals = self.device.type == "cpu" and torch.set_flush_denormal(True)
+        if not any(module.training for module in self.modules()):
+            self.train()
 
     def on_fit_end(self) -> None:
         if getattr(self, "_flushing_denormals", False):

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
 from seqzoo.errors import SeqzooError
-from seqzoo.inference import forecast, persistence
+from seqzoo.inference import check_task_arguments, forecast, persistence
 from seqzoo.tasks.base import SeqzooTask
 
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
@@ -55,6 +55,7 @@ class ForecastingTask(SeqzooTask):
     ) -> None:
         if loss not in LOSSES:
             raise SeqzooError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        check_task_arguments(self.task_name, {"predict_delta": predict_delta})
         super().__init__(  # by keyword: a reordered base signature must not swap values silently
             arch=arch,
             arch_kwargs=arch_kwargs,
@@ -70,6 +71,12 @@ class ForecastingTask(SeqzooTask):
             freeze=freeze,
             new_head=new_head,
         )
+        outputs = (self.hparams.arch_kwargs or {}).get("output_size", 1)
+        if outputs != 1:  # the loss would broadcast (batch, n) against (batch,) targets
+            raise SeqzooError(
+                f"a forecaster outputs one value per window (or per step): output_size must be 1, got "
+                f"{outputs!r}; leave output_size out of arch_kwargs"
+            )
         if tbptt_steps is not None and tbptt_steps < 1:
             raise SeqzooError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
         self.loss_fn = LOSSES[loss]()
@@ -90,6 +97,20 @@ class ForecastingTask(SeqzooTask):
         if inputs is not None and declared is not None and declared != len(inputs):
             raise SeqzooError(
                 f"arch_kwargs.input_size is {declared}, but the data gives {len(inputs)} inputs: {inputs}"
+            )
+        self._check_window_length()
+
+    def _check_window_length(self) -> None:
+        """A network that reads a fixed number of steps (the dense baseline) fails with a matrix-shape
+        error on windows of another length: say so before training, naming the data's geometry."""
+        fixed = getattr(self.net, "steps", None)
+        shape = getattr(self.preprocessor, "window_shape", None) if self.preprocessing else None
+        if fixed is not None and shape is not None and shape[0] != fixed:
+            geometry = {k: getattr(self.preprocessor, k) for k in getattr(self.preprocessor, "geometry", ())}
+            raise SeqzooError(
+                f"the {self.hparams.arch!r} network reads windows of exactly {fixed} steps "
+                f"(arch_kwargs.steps), but the data gives {shape[0]} ({geometry}); give the data a geometry "
+                f"of {fixed} steps, or train a recurrent or convolutional network, which reads any length"
             )
 
     def adopt_gradient_clipping(self, trainer: pl.Trainer) -> None:
