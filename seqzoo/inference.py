@@ -103,12 +103,19 @@ def output_step(task: str, net: nn.Module, pre: Any, kwargs: Mapping[str, Any]) 
 
 
 def check_predict_options(pre: Preprocessor, batch_size: Any, options: Mapping[str, Any]) -> None:
+    """Refuse a bad batch size, options the preprocessor does not take, and option values of other types
+    than it declares (`predict_options`: name -> types): a truthy string must not switch a mode on."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    allowed = getattr(pre, "predict_options", ())
+    allowed = getattr(pre, "predict_options", {})
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise InputError(f"unknown predict options {unknown}; this model accepts {list(allowed) or 'none'}")
+    for name, value in options.items():
+        if not isinstance(value, allowed[name]):
+            expected = " or ".join(sorted({t.__name__ for t in allowed[name]}))
+            got = f"{type(value).__name__} {value!r}"
+            raise InputError(f"predict option {name} must be a {expected}, got {got}")
 
 
 @contextlib.contextmanager

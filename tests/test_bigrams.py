@@ -83,7 +83,7 @@ def test_a_pair_naming_an_unknown_word_is_refused():
 def test_negative_bigrams_are_refused():
     with pytest.raises(ValueError, match="bigrams >= 0"):
         fit_word_tokenizer(TEXTS, 8, bigrams=-1)
-    with pytest.raises(SeqzooError, match="bigrams must be >= 0"):
+    with pytest.raises(SeqzooError, match="bigrams must be an integer >= 0"):
         ImdbDataModule(data_dir=".", bigrams=-1)
 
 

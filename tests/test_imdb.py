@@ -153,6 +153,38 @@ def test_truncation_side(side, kept):
     assert tok.ids([text])[0] == tok.ids([kept])[0] and len(tok.ids([kept])[0]) == 5
 
 
+def test_a_review_of_unknown_words_only_is_refused_with_word_pairs_too():
+    """Pairs are looked up among known words only, so unknown words add none to count as known."""
+    tokenizer = fit_word_tokenizer(["not good at all", "a good film", "not good"], vocab_size=6, bigrams=2)
+    assert tokenizer.bigrams == 2 and tokenizer.ids(["zzz yyy"]) == [[1, 1]]
+    with pytest.raises(InputError, match=r"^reviews \[1\] have no known words .* vocabulary of 8 tokens\)$"):
+        tokenizer.encode(["not good", "zzz yyy"])
+    ids, lengths = tokenizer.encode(["zzz good"])  # one known word is enough
+    assert lengths.tolist() == [2]
+
+
+def test_the_bundled_fasttext_refuses_a_review_in_a_language_it_cannot_read():
+    """It answered "素晴らしい映画" (a Japanese "wonderful film") with a confident 4e-6."""
+    fasttext = seqzoo.predictor("fasttext.imdb")
+    with pytest.raises(InputError, match=r"^reviews \[0\] have no known words"):
+        fasttext.predict(["素晴らしい映画", "Ein großartiger Film, absolut sehenswert!"])
+    assert fasttext.predict(["Ein großartiger Film, absolut sehenswert!"]).shape == (1,)  # "film" is known
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"val_fraction": "0.2"}, r"^val_fraction must be a number between 0 and 1 \(exclusive\), got '0.2'$"),
+    ({"val_fraction": 1.0}, r"^val_fraction must be a number between 0 and 1"),
+    ({"vocab_size": 2}, r"^vocab_size must be an integer >= 3, got 2$"),
+    ({"max_length": 0}, r"^max_length must be an integer >= 1, got 0$"),
+    ({"truncation_side": "middle"}, r"^truncation_side must be one of \('left', 'right'\), got 'middle'$"),
+    ({"batch_size": 0}, r"^batch_size must be an integer >= 1, got 0$"),
+    ({"split_seed": -1}, r"^split_seed must be an integer >= 0, got -1$"),
+])  # fmt: skip
+def test_bad_constructor_arguments_are_data_errors_naming_them(data_dir, kwargs, match):
+    with pytest.raises(DataError, match=match):
+        ImdbDataModule(data_dir=str(data_dir), **kwargs)
+
+
 def test_fit_rejects_bad_settings():
     for bad in ({"vocab_size": 2}, {"max_length": 0}, {"truncation_side": "middle"}):
         with pytest.raises(ValueError, match="expected vocab_size >= 3"):
@@ -272,7 +304,7 @@ def test_an_artifact_load_would_refuse_is_never_written(tokenizer, tmp_path):
 
 # -- predict -----------------------------------------------------------------------------------------
 def test_predict_returns_positive_probabilities(tokenizer):
-    out = model("lstm", tokenizer).predict(["A wonderful film.", "Two hours I will never get back."])
+    out = model("lstm", tokenizer).predict(["A wonderful film.", "Two boring hours I will never get back."])
     assert isinstance(out, np.ndarray) and out.shape == (2,) and out.dtype == np.float32
     assert ((out > 0) & (out < 1)).all()
 
@@ -290,6 +322,10 @@ def test_predict_returns_positive_probabilities(tokenizer):
         (np.array([["a", "b"]]), r"array of shape \(1, 2\)"),
         ({"text": "x"}, "got dict"),
         (["...!!! <br />"], r"reviews \[0\] have no words"),
+        (
+            ["A wonderful film.", "Ein großartiger Streifen", "素晴らしい"],
+            r"^reviews \[1, 2\] have no known words",
+        ),
         (["ok \ud800"], "not valid Unicode"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from datetime import datetime
 
 import numpy as np
@@ -26,7 +27,7 @@ from seqzoo.data.jena_files import (
 from seqzoo.errors import DataError, InputError, InputWarning
 from seqzoo.tasks import ForecastingTask
 
-from .conftest import require_shared_data
+from .conftest import require_shared_data, run_seqzoo
 
 SMALL = {"lookback": 12, "step": 3, "delay": 6}
 
@@ -129,6 +130,117 @@ def test_statistics_come_from_the_train_split_only(station_dir):
 def test_missing_files_are_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="no Jena station files"):
         JenaDataModule(str(tmp_path)).setup()
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]  # a download cut off half-way
+
+
+def corrupted(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
+
+
+@pytest.mark.parametrize("damage", [truncated, corrupted])
+def test_a_truncated_or_corrupt_gzip_export_is_a_data_error_naming_it(station_dir, damage):
+    path = station_dir / "c_2024.csv.gz"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DataError, match=r"c_2024\.csv\.gz: not a readable gzip file, truncated or corrupt"):
+        JenaDataModule(str(station_dir), files=["*"], **SMALL).setup()
+
+
+def test_seqzoo_evaluate_names_a_truncated_export_in_one_line(tmp_path):
+    data = require_shared_data() / "jena_roof_2024-06-09_2024-10-20_10min.csv.gz"
+    (tmp_path / data.name).write_bytes(truncated(data.read_bytes()))
+    proc = run_seqzoo("evaluate", "gru.jena", "--data", str(tmp_path), check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"seqzoo evaluate: error: {tmp_path / data.name}: not a readable gzip file" in proc.stderr
+
+
+SPLITS = {
+    "train": ["2020-01-01/2021-12-31"],
+    "val": ["2024-01-01/2024-01-01"],
+    "test": ["2024-01-02/2024-12-31"],
+}
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"train": ["2023-01-01/2023-12-31"]},
+     r"^the train split \['2023-01-01/2023-12-31'\] selects no complete readings: the files "
+     r"\['a_2020.csv.gz', 'b_2021.csv', 'c_2024.csv.gz'\] hold 2020-01-01 00:10:00 to 2024-01-01 20:00:00$"),
+    ({"train": ["2024-13-01/2024-12-31"]}, r"^train range '2024-13-01/2024-12-31': month must be in 1..12; "
+                                           r"train must be a list of 'START/END' date ranges \(YYYY-MM-DD"),
+    ({"val": "2024-01-01/2024-01-01"}, r"^val must be a list of 'START/END' date ranges .*, got '2024-01"),
+    ({"val": []}, r"^val must be a list of 'START/END' date ranges"),
+    ({"val": ["2024-01"]}, r"^val range '2024-01': expected START/END, two YYYY-MM-DD dates"),
+    ({"val": ["2024-01-01 00:00/2024-01-01"]}, r"^val range .*: expected START/END, two YYYY-MM-DD dates"),
+    ({"val": ["2024-01-02/2024-01-01"]}, r"^val range .*: START 2024-01-02 is after END 2024-01-01"),
+    ({"val": ["rows:x:"]}, r"^val range 'rows:x:': expected rows:START:STOP, integers"),
+    ({"val": ["2021-07-01/2021-07-01"]},
+     r"^the train and val splits overlap \(143 readings, the first at 2021-07-01 00:10:00\)"),
+    ({"train": ["rows:0:400"], "val": ["rows:350:500"], "test": ["rows:500:"]},
+     r"^the train and val splits overlap \(50 readings, the first at 2021-07-01 08:30:00\)"),
+    ({"files": []}, r"^files must be a list of file names or glob patterns, got \[\]"),
+    ({"target": "T (K)"}, r"train split .*: target 'T \(K\)' is not one of the inputs"),
+    ({"batch_size": 0}, r"^batch_size must be an integer >= 1, got 0$"),
+    ({"lookback": 2.5}, r"^lookback must be an integer >= 1, got 2.5$"),
+    ({"val": ["rows:600:610"], "test": ["rows:610:"]},
+     r"^the val split \['rows:600:610'\]: no segment is long enough for one window: need 18 rows"),
+])  # fmt: skip
+def test_bad_split_and_file_arguments_are_data_errors_naming_them(station_dir, change, match):
+    with pytest.raises(DataError, match=match):
+        dm = JenaDataModule(str(station_dir), **{"files": ["*"], **SPLITS, **SMALL, **change})
+        dm.setup()
+        dm.val_dataloader()
+
+
+def test_only_the_splits_in_use_must_hold_readings(station_dir, small_model):
+    """A loaded model brings its preprocessing, so a folder of test-period files is enough to test it."""
+    splits = {
+        **SPLITS,
+        "train": ["2019-01-01/2019-12-31"],
+        "test": ["2024-01-01/2024-01-01"],
+        "val": ["rows:0:1"],
+    }
+    dm = JenaDataModule(str(station_dir), files=["*"], **splits, **SMALL)
+    dm.preprocessing = small_model.preprocessing
+    dm.setup("test")
+    assert len(dm.dataset("test")) == 120 - 18 + 1
+    with pytest.raises(DataError, match=r"^the train split \['2019-01-01/2019-12-31'\] selects no complete"):
+        dm.train_dataloader()
+
+
+def test_one_file_pattern_may_be_a_string(station_dir):
+    dm = JenaDataModule(str(station_dir), files="*", **SPLITS, **SMALL)
+    dm.setup()
+    assert dm.hparams.files == ["*"]
+    assert [len(s) for s in dm.frames["train"]] == [100, 199, 200]
+
+
+def test_a_window_never_spans_the_time_between_two_ranges_of_one_split(station_dir):
+    """Rows 0-49 and 60-99 are one stretch of readings, but a training window must not bridge rows 50-59."""
+    splits = {"train": ["rows:0:50", "rows:60:100"], "val": ["rows:400:500"], "test": ["rows:500:"]}
+    dm = JenaDataModule(str(station_dir), files=["*"], **splits, **SMALL)
+    dm.setup()
+    assert [len(s) for s in dm.frames["train"]] == [50, 40]
+    assert len(dm.dataset("train")) == (50 - 18 + 1) + (40 - 18 + 1)
+
+
+@pytest.mark.parametrize("header,match", [
+    (lambda names: ["Date Time", *names, "Date Time"], r"has the columns \['Date Time'\] more than once"),
+    (lambda names: ["Date Time", *names, "T (degC)"], r"has the columns \['T \(degC\)'\] more than once"),
+    (lambda names: ["Date Time", *names, "date"], r"more than one time column \['Date Time', 'date'\]"),
+])  # fmt: skip
+def test_an_export_with_two_time_columns_or_a_repeated_column_is_refused(tmp_path, header, match):
+    """pandas would rename the repeat to "Date Time.1" and the first would silently win."""
+    frame = fake_readings("2024-01-01 00:10", 30, 0)
+    lines = [",".join(header(CLASSIC_FEATURES))] + [
+        ",".join([ts.strftime("%d.%m.%Y %H:%M:%S"), *map(str, row), "2024-01-01 00:00:00"])
+        for ts, row in zip(frame.index, frame.to_numpy(), strict=True)
+    ]
+    (tmp_path / "x.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=rf"x\.csv: {match}"):
+        read_station_file(tmp_path / "x.csv")
 
 
 @pytest.mark.parametrize(
@@ -408,6 +520,36 @@ def test_non_dataframe_and_unknown_options_are_input_errors(small_model):
         small_model.predict(np.zeros((40, 14)))
     with pytest.raises(InputError, match="unknown predict options"):
         small_model.predict(fake_readings("2024-03-01", 40, 5), horizon=3)
+
+
+@pytest.mark.parametrize("rolling,got", [
+    ("false", "str 'false'"), (1, "int 1"), (None, "NoneType None"),
+    (np.array([True, False]), r"ndarray array\(\[ True, False\]\)"),
+])  # fmt: skip
+def test_rolling_must_be_a_bool_not_anything_truthy(small_model, rolling, got):
+    with pytest.raises(InputError, match=rf"^predict option rolling must be a bool, got {got}$"):
+        small_model.predict(fake_readings("2024-03-01", 40, 5), rolling=rolling)
+
+
+def test_rolling_takes_numpy_bools_as_python_ones(small_model):
+    readings = fake_readings("2024-03-01", 40, 5)
+    assert small_model.predict(readings, rolling=np.False_) == small_model.predict(readings)
+    expected = small_model.predict(readings, rolling=True)
+    pd.testing.assert_series_equal(small_model.predict(readings, rolling=np.True_), expected)
+
+
+@pytest.mark.parametrize("edit,names", [
+    (lambda df: pd.concat([df, pd.DataFrame({"Date Time": ["garbage"] * len(df)})], axis=1),
+     "['Date Time', 'Date Time']"),
+    (lambda df: df.assign(date="2030-01-01 00:00:00"), "['Date Time', 'date']"),
+    (lambda df: df.assign(**{" date ": "2030-01-01 00:00:00"}), "['Date Time', 'date']"),
+])  # fmt: skip
+def test_two_time_columns_are_refused_rather_than_one_ignored(small_model, edit, names):
+    raw = fake_readings("2024-03-01", 40, 5).reset_index(names="Date Time")
+    raw["Date Time"] = raw["Date Time"].dt.strftime(STATION_TIME)
+    for rolling in (False, True):
+        with pytest.raises(InputError, match=re.escape(f"input: more than one time column {names}")):
+            small_model.predict(edit(raw), rolling=rolling)
 
 
 def test_real_station_protocol_splits():

@@ -23,7 +23,7 @@ from seqzoo.serving import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = {
-    "word_tokenizer": ["A wonderful film.", "Two hours I will never get back.", "Meh"],
+    "word_tokenizer": ["A wonderful film.", "Two hours I will never get back.", "Meh, dull."],  # "meh": [UNK]
     "addition_chars": ["16+75", "999+1", "0+0", "5+123"],
 }
 
@@ -89,6 +89,9 @@ def test_bad_inputs_are_the_same_input_errors_as_with_load():
     np.testing.assert_array_equal(served.predict(windows, batch_size=np.int64(2)), served.predict(windows))
     with pytest.raises(InputError, match=r"unknown predict options \['rolling'\]"):
         served.predict(np.zeros((2, 10)), rolling=True)
+    jena = seqzoo.predictor("gru.jena")
+    with pytest.raises(InputError, match="^predict option rolling must be a bool, got str 'false'$"):
+        jena.predict(raw_window(jena), rolling="false")
 
 
 def test_an_ensemble_folder_is_refused_with_a_pointer_to_load(tmp_path):

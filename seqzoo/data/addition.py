@@ -8,7 +8,6 @@ questions unique up to commutativity, question padded to 7 characters, answer "_
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from seqzoo.data.addition_codec import AdditionCodec
-from seqzoo.data.base import SeqzooDataModule
+from seqzoo.data.base import SeqzooDataModule, check_integers
 from seqzoo.errors import DataError
 
 BOOK_DIGITS = 3  # the book's operands: 0 to 999
@@ -150,27 +149,19 @@ class EitherOrder(Dataset):
         return (self.swapped_questions if swap else self.questions)[i], self.answers[i]
 
 
-def _check_int(name: str, value: Any, low: int, high: float = math.inf) -> None:
-    """Refuse a number out of its range when the DataModule is made, not as a torch or numpy error later."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        bound = f">= {low}" if high == math.inf else f"between {low} and {high}"
-        raise DataError(f"{name} must be an integer {bound}, got {value!r}")
-
-
 def _check_arguments(h: Mapping[str, Any]) -> None:
     """The constructor's arguments, each against its valid range."""
-    _check_int("batch_size", h["batch_size"], 1)
-    _check_int("num_workers", h["num_workers"], 0)
-    _check_int("val_size", h["val_size"], 1)
-    for seed in ("generation_seed", "split_seed"):
-        _check_int(seed, h[seed], 0, 2**32 - 1)  # numpy's RandomState takes these seeds only
+    check_integers(1, batch_size=h["batch_size"], val_size=h["val_size"])
+    check_integers(0, num_workers=h["num_workers"])
+    seeds = {seed: h[seed] for seed in ("generation_seed", "split_seed")}
+    check_integers(0, 2**32 - 1, **seeds)  # numpy's RandomState takes these seeds only
     for flag in ("reverse_question", "swap_operands"):
         if not isinstance(h[flag], bool):
             raise DataError(f"{flag} must be true or false, got {h[flag]!r}")
     if h["path"] is not None and not isinstance(h["path"], str | os.PathLike):
         raise DataError(f"path must be the name of an addition file, got {h['path']!r}")
     if h["path"] is None:
-        _check_int("num_examples", h["num_examples"], MIN_QUESTIONS)
+        check_integers(MIN_QUESTIONS, num_examples=h["num_examples"])
         check_question_count(h["num_examples"], BOOK_DIGITS, "num_examples")
 
 

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import lightning.pytorch as pl
+
+from seqzoo.errors import DataError
+
+
+def check_integers(minimum: int, maximum: int | None = None, **values: Any) -> None:
+    """Refuse DataModule settings that are not integers in [minimum, maximum] when the module is made,
+    not as a torch or numpy error once data is loading."""
+    for name, value in values.items():
+        integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        if not integer or value < minimum or (maximum is not None and value > maximum):
+            bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise DataError(f"{name} must be an integer {bound}, got {value!r}")
 
 
 class SeqzooDataModule(pl.LightningDataModule):

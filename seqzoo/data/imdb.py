@@ -9,6 +9,7 @@ Local parquet files (columns `text`, `label`) or, with no path given, the Huggin
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqzoo.data.base import SeqzooDataModule
+from seqzoo.data.base import SeqzooDataModule, check_integers
 from seqzoo.data.buckets import LengthBucketSampler, TokenBatches, token_loader
-from seqzoo.data.tokens import PAD_MULTIPLE, WordTokenizer, fit_and_read_words
+from seqzoo.data.tokens import PAD_MULTIPLE, TRUNCATION_SIDES, WordTokenizer, fit_and_read_words
 from seqzoo.download import sha256_file
-from seqzoo.errors import DataError, SeqzooError
+from seqzoo.errors import DataError
 
 HUB_DATASET = "stanfordnlp/imdb"
 FILES = {"train": "imdb_train.parquet", "test": "imdb_test.parquet"}
@@ -112,15 +113,21 @@ class ImdbDataModule(SeqzooDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
-        if not 0 < val_fraction < 1:
-            raise SeqzooError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
-        if bigrams < 0:
-            raise SeqzooError(f"bigrams must be >= 0 (0: words only), got {bigrams}")
-        if batch_size < 1 or bucket_batches < 1 or pad_multiple < 1:
-            raise SeqzooError(
-                f"batch_size, bucket_batches and pad_multiple must be >= 1, got "
-                f"{batch_size}, {bucket_batches}, {pad_multiple}"
+        if (
+            isinstance(val_fraction, bool)
+            or not isinstance(val_fraction, numbers.Real)
+            or not 0 < val_fraction < 1
+        ):
+            raise DataError(
+                f"val_fraction must be a number between 0 and 1 (exclusive), got {val_fraction!r}"
             )
+        check_integers(3, vocab_size=vocab_size)  # [PAD], [UNK] and a word
+        check_integers(1, max_length=max_length, batch_size=batch_size, bucket_batches=bucket_batches)
+        check_integers(1, pad_multiple=pad_multiple)
+        check_integers(0, bigrams=bigrams, split_seed=split_seed, shuffle_seed=shuffle_seed)
+        check_integers(0, num_workers=num_workers)
+        if truncation_side not in TRUNCATION_SIDES:
+            raise DataError(f"truncation_side must be one of {TRUNCATION_SIDES}, got {truncation_side!r}")
         self.save_hyperparameters()
         self.frames: dict[str, pd.DataFrame] = {}
         self._datasets: dict[str, TokenBatches] = {}

@@ -3,10 +3,14 @@ headers, `Date Time` (dd.mm.YYYY) or `date` (ISO) timestamps, duplicated rows, -
 
 from __future__ import annotations
 
+import csv
 import functools
 import gzip
 import io
 import warnings
+import zlib
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,10 @@ STATION_ZONE = "Etc/GMT-1"  # UTC+1 all year (the POSIX sign is inverted): see `
 def _text(path: Path) -> str:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:  # a cut-off download, a damaged byte, a bad CRC
+            raise DataError(f"{path}: not a readable gzip file, truncated or corrupt ({err})") from err
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -134,8 +141,17 @@ def column_values(frame: pd.DataFrame, position: int) -> np.ndarray | pd.api.ext
     return get(position) if get is not None else frame.iloc[:, position].values
 
 
+def repeated_columns(names: list[str], wanted: Iterable[str]) -> list[str]:
+    """The `wanted` columns that `names` holds more than once: which one is meant would be a guess."""
+    wanted = set(wanted)
+    return sorted(n for n, count in Counter(n for n in names if n in wanted).items() if count > 1)
+
+
 def _time_column(frame: pd.DataFrame, names: list[str], source: str) -> tuple[str, str]:
-    """The name and format of the frame's timestamp column."""
+    """The name and format of the frame's timestamp column: just one, else the times meant are a guess."""
+    present = [n for n in names if n in TIME_COLUMNS]
+    if len(present) > 1:
+        raise DataError(f"{source}: more than one time column {present}; expected one 'Date Time' or 'date'")
     for column, fmt in TIME_COLUMNS.items():
         if column in names:
             return column, fmt
@@ -238,18 +254,27 @@ def select_features(frame: pd.DataFrame, columns: list[str], source: str) -> pd.
     return pd.DataFrame(feature_values(frame, columns, source), index=frame.index, columns=columns)
 
 
+def _header(text: str) -> list[str]:
+    """The column names of a CSV text as written, stripped as `clean_names` strips them."""
+    return [name.strip() for name in next(csv.reader(io.StringIO(text), skipinitialspace=True), [])]
+
+
 def read_station_file(path: str | Path, columns: list[str] = CLASSIC_FEATURES) -> pd.DataFrame:
     """One export -> float frame of `columns`, indexed by time, sorted, duplicates dropped."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: Jena station file not found")
+    text = _text(path)
     try:
         # index_col=False: some exports have one more value per row than header names (an unnamed CO2 column)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.ParserWarning)  # that extra value is expected
-            frame = pd.read_csv(io.StringIO(_text(path)), index_col=False, skipinitialspace=True)
+            frame = pd.read_csv(io.StringIO(text), index_col=False, skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as err:
         raise DataError(f"{path}: not a readable CSV ({err})") from err
+    twice = repeated_columns(_header(text), [*columns, *TIME_COLUMNS])  # read_csv renames a repeat "x.1"
+    if twice:
+        raise DataError(f"{path}: has the columns {twice} more than once; expected each once")
     times = timestamps(frame, str(path))
     values = select_features(frame, columns, str(path))
     values.index = times

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from seqzoo.data.jena_files import (
     clean_names,
     column_values,
     feature_values,
+    repeated_columns,
     station_clock,
     time_values,
     timestamps,
@@ -77,7 +77,8 @@ class JenaScaler:
     wind_vector: bool = False
     time_encoding: bool = False
     columns: list[str] = field(default_factory=lambda: list(CLASSIC_FEATURES))
-    predict_options: ClassVar[tuple[str, ...]] = ("rolling",)
+    # Each option's accepted types: `check_predict_options` refuses others, so "false" is not truthy.
+    predict_options: ClassVar[dict[str, tuple[type, ...]]] = {"rolling": (bool, np.bool_)}
     geometry: ClassVar[tuple[str, ...]] = ("lookback", "step", "delay")  # a fine-tune may change these
     # What raw input it takes and what its output means: ensemble members must agree on these.
     protocol: ClassVar[tuple[str, ...]] = ("columns", "target", "lookback", "delay", "interval_minutes")
@@ -216,7 +217,7 @@ class JenaScaler:
         Booleans, complex numbers, dates and durations would otherwise be converted to numbers silently.
         """
         wanted = set(self.columns)
-        twice = sorted(n for n, count in Counter(n for n in names if n in wanted).items() if count > 1)
+        twice = repeated_columns(names, wanted)
         if twice:
             raise InputError(f"input has the columns {twice} more than once; expected each once")
         for position, name in enumerate(names):

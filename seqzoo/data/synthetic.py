@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from seqzoo.data.base import SeqzooDataModule
+from seqzoo.data.base import SeqzooDataModule, check_integers
 from seqzoo.data.series_scaler import SeriesScaler
 from seqzoo.data.windows import SlidingWindows, window_loader
+from seqzoo.errors import DataError
 
 
 def sum_of_sines(n_series: int, length: int, noise: float = 0.05, seed: int = 0) -> Tensor:
@@ -59,6 +61,14 @@ class SyntheticDataModule(SeqzooDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
+        check_integers(1, window=window, train_series=train_series, val_series=val_series)
+        check_integers(1, test_series=test_series, batch_size=batch_size)
+        check_integers(window + 1, series_length=series_length)  # one window and the value after it
+        check_integers(0, num_workers=num_workers)
+        if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < math.inf:
+            raise DataError(
+                f"noise must be a finite number >= 0 (the noise's standard deviation), got {noise!r}"
+            )
         self.save_hyperparameters()
         self.series: dict[str, Tensor] = {}
 

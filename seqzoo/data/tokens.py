@@ -112,6 +112,7 @@ class WordTokenizer:
     tokenizer: str = field(repr=False)  # the tokenizers JSON; `tokenizer.json` in an artifact folder
     _parsed: Tokenizer = field(init=False, repr=False, compare=False)
     _bigrams: tuple[np.ndarray, np.ndarray, int] = field(init=False, repr=False, compare=False)
+    _unk: int = field(init=False, repr=False, compare=False)
     # Ensemble members may differ in vocabulary: each reads the same raw strings with its own tokenizer.
     protocol: ClassVar[tuple[str, ...]] = ()
     usage: ClassVar[str] = (
@@ -121,6 +122,7 @@ class WordTokenizer:
     def __post_init__(self) -> None:
         self._parsed = _parse(self.tokenizer)
         self._bigrams = _bigram_table(self._parsed)  # refuses pairs of unknown words
+        self._unk = self._parsed.token_to_id(UNK)
 
     def to_config(self) -> dict[str, Any]:
         return {"kind": self.kind, "tokenizer": self.tokenizer}
@@ -190,6 +192,14 @@ class WordTokenizer:
         wordless = [i for i, seq in enumerate(ids) if not seq]
         if wordless:
             raise InputError(f"reviews {wordless[:5]} have no words (only punctuation or markup)")
+        # All [UNK]: the model would answer from the review's length alone. Word pairs are never [UNK],
+        # but a review of unknown words has no known pair either, so this holds with bigrams too.
+        unknown = [i for i, seq in enumerate(ids) if seq.count(self._unk) == len(seq)]
+        if unknown:
+            raise InputError(
+                f"reviews {unknown[:5]} have no known words (every word read is outside the model's "
+                f"vocabulary of {self.vocab_size} tokens)"
+            )
         return pad_batch([torch.tensor(seq) for seq in ids], cap=self.max_ids)
 
     def decode(self, output: Tensor) -> np.ndarray:
