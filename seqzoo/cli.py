@@ -9,9 +9,11 @@ import os
 import pickle
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 DDP_TIMEOUT = 300.0  # seconds; see SeqzooCLI's --ddp_timeout
+ONNX_CHECKED = "(ONNX Runtime answers as PyTorch does on random windows)"
 
 TOOLS_HELP = """usage: seqzoo <command> [options]
 
@@ -70,8 +72,9 @@ def _lightning_cli(args: list[str] | None, run: bool = True):
         def _parse_ckpt_path(self) -> None:
             # LightningCLI reads --ckpt_path's hyperparameters (weights_only) before anything else runs
             subcommand = self.config.get("subcommand")
-            with _refusing_pickles(self.config[subcommand].get("ckpt_path") if subcommand else None):
-                super()._parse_ckpt_path()
+            if subcommand:
+                _check_ckpt_path(self.config[subcommand].get("ckpt_path"))
+            super()._parse_ckpt_path()
 
         def _run_subcommand(self, subcommand: str) -> None:
             config = self.config_init[subcommand]
@@ -109,6 +112,23 @@ def _lightning_cli(args: list[str] | None, run: bool = True):
         args=args,
         run=run,
     )
+
+
+def _check_ckpt_path(ckpt_path: str | None) -> None:
+    """Refuse a --ckpt_path that is missing or no seqzoo checkpoint before anything is built or written;
+    Lightning would find out only once training or evaluation starts, with a traceback.
+
+    Lightning's special values ("best", "last", "hpc", "registry[:name]") and remote URLs are left to
+    Lightning, unless a local file of that name exists (which Lightning then reads too).
+    """
+    from seqzoo.checkpoint import read_checkpoint
+
+    if not ckpt_path:
+        return
+    path = str(ckpt_path)
+    special = path in ("best", "last", "hpc") or path.lower().split(":", 1)[0] == "registry" or "://" in path
+    if Path(path).is_file() or not special:
+        read_checkpoint(path, f"--ckpt_path {path}")
 
 
 @contextlib.contextmanager
@@ -199,13 +219,19 @@ def _cmd_evaluate(ns: argparse.Namespace) -> int:
 
 def _cmd_export(ns: argparse.Namespace) -> int:
     from seqzoo.checkpoint import export
+    from seqzoo.onnx_serving import ONNX_FILE
 
     path, metrics = export(
-        ns.ckpt, ns.outdir, name=ns.name, evaluate_test=not ns.no_evaluate, weights_dtype=ns.weights_dtype
+        ns.ckpt,
+        ns.outdir,
+        name=ns.name,
+        evaluate_test=not ns.no_evaluate,
+        weights_dtype=ns.weights_dtype,
+        onnx=ns.onnx,
     )
     print(f"wrote {path}" + (f" (test metrics: {json.dumps(metrics)})" if metrics else ""))
     if ns.onnx:
-        _cmd_export_onnx(argparse.Namespace(folders=[path]))
+        print(f"wrote {path / ONNX_FILE} {ONNX_CHECKED}")
     return 0
 
 
@@ -213,7 +239,7 @@ def _cmd_export_onnx(ns: argparse.Namespace) -> int:
     from seqzoo.onnx_serving import export_onnx
 
     for folder in ns.folders:
-        print(f"wrote {export_onnx(folder)} (ONNX Runtime answers as PyTorch does on random windows)")
+        print(f"wrote {export_onnx(folder)} {ONNX_CHECKED}")
     return 0
 
 

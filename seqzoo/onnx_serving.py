@@ -41,13 +41,19 @@ def _require(module: str) -> Any:
         raise SeqzooError(f"the ONNX path needs the `{module}` package; {INSTALL_HINT}") from err
 
 
-def _example_windows(predictor, batch: int) -> Tensor:
-    """Random normalised windows of the shape the model's preprocessing produces."""
-    if predictor.task_name != "forecasting":
+def check_onnx_export(task_name: str) -> None:
+    """Refuse a model that ONNX export does not cover, or a missing package, before anything is written."""
+    if task_name != "forecasting":
         raise SeqzooError(
-            f"ONNX export covers forecasting models (Jena, synthetic); this is a {predictor.task_name} "
+            f"ONNX export covers forecasting models (Jena, synthetic); this is a {task_name} "
             "model: serve it with the PyTorch runtime"
         )
+    _require("onnx")
+    _require("onnxruntime")
+
+
+def _example_windows(predictor, batch: int) -> Tensor:
+    """Random normalised windows of the shape the model's preprocessing produces."""
     steps, features = predictor.preprocessor.window_shape
     return torch.randn(batch, steps, features, generator=torch.Generator().manual_seed(0))
 
@@ -90,9 +96,10 @@ def export_onnx(folder: str | Path) -> Path:
     """
     from seqzoo.artifact import WEIGHTS, load_predictor
 
-    onnx = _require("onnx")
     folder = Path(folder)
     predictor = load_predictor(folder)
+    check_onnx_export(predictor.task_name)
+    onnx = _require("onnx")
     example = _example_windows(predictor, CHECK_BATCH)
     model = onnx.load_from_string(_to_onnx_bytes(predictor.net, example[:1]))
     metadata = {WEIGHTS_SHA_KEY: sha256_file(folder / WEIGHTS), PARAMETERS_KEY: str(predictor.num_parameters)}

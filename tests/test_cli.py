@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 import seqzoo
 from seqzoo.checkpoint import load_checkpoint
-from seqzoo.data.synthetic import SyntheticDataModule, windows_of
+from seqzoo.data.synthetic import SeriesScaler, SyntheticDataModule, windows_of
 from seqzoo.evaluation import evaluate
+from seqzoo.tasks import ClassificationTask
 
-from .conftest import run_seqzoo
+from .conftest import ROOT, SEQZOO, quiet_trainer, run_seqzoo
+
+
+@pytest.fixture(scope="module")
+def classifier_checkpoint(tmp_path_factory) -> Path:
+    """A real Lightning checkpoint of a small classifier, fitted one epoch in-process on random windows
+    (IMDB data may be absent)."""
+    torch.manual_seed(0)
+    scaler = SeriesScaler(10, 0.0, 1.0).to_config()
+    task = ClassificationTask(arch="gru", arch_kwargs={"hidden_size": 8}, num_classes=2, preprocessing=scaler)
+    x = torch.randn(32, 10, 1)
+    trainer = quiet_trainer(1)
+    trainer.fit(task, DataLoader(TensorDataset(x, (x.sum((1, 2)) > 0).long()), batch_size=8))
+    path = tmp_path_factory.mktemp("classifier") / "classifier.ckpt"
+    trainer.save_checkpoint(path)
+    return path
 
 
 def test_list_prints_every_catalogue_entry():
@@ -42,6 +62,62 @@ def test_export_then_load_and_predict(trained_checkpoint, tmp_path):
     assert model.predict(np.linspace(0, 1, 20).reshape(2, 10)).shape == (2,)
     evaluated = json.loads(run_seqzoo("evaluate", str(out), "--json").stdout)
     assert evaluated["test_mae"] == pytest.approx(config["metrics"]["test_mae"], rel=1e-4)
+
+
+def test_export_onnx_writes_the_artifact_and_model_onnx(trained_checkpoint, tmp_path):
+    folder = tmp_path / "out"
+    out = run_seqzoo("export", str(trained_checkpoint), str(folder), "--no-evaluate", "--onnx").stdout
+    assert f"wrote {folder / 'model.onnx'} (ONNX Runtime answers as PyTorch" in out
+    assert seqzoo.predictor(folder, runtime="onnxruntime").predict(np.zeros((2, 10))).shape == (2,)
+
+
+def test_export_onnx_of_a_classifier_is_refused_before_anything_is_written(classifier_checkpoint, tmp_path):
+    existing = tmp_path / "existing"
+    run_seqzoo("export", str(classifier_checkpoint), str(existing), "--no-evaluate", "--name", "first")
+    before = {p.name: p.read_bytes() for p in existing.iterdir()}  # control: without --onnx it exports
+    for out in (tmp_path / "new", existing):
+        args = ("export", str(classifier_checkpoint), str(out), "--no-evaluate", "--onnx", "--name", "second")
+        proc = run_seqzoo(*args, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        expected = "seqzoo export: error: ONNX export covers forecasting models (Jena, synthetic); this is a "
+        assert f"{expected}classification model" in proc.stderr
+    assert not (tmp_path / "new").exists()
+    assert {p.name: p.read_bytes() for p in existing.iterdir()} == before
+
+
+def test_a_ckpt_path_that_is_missing_or_no_checkpoint_is_one_line_before_anything_runs(tmp_path):
+    """fit/validate/test/predict as real processes side by side, and `export` of the same files."""
+    (tmp_path / "hello.ckpt").write_bytes(b"hello")
+    (tmp_path / "dot.ckpt").write_bytes(b".")
+    torch.save([1, 2], tmp_path / "list.ckpt")
+    missing = tmp_path / "missing.ckpt"
+    unreadable = "not a readable Lightning checkpoint"
+    cases = {
+        "predict missing": ("predict", missing, "checkpoint file not found"),
+        "predict junk": ("predict", tmp_path / "hello.ckpt", f"{unreadable} (KeyError: 101)"),
+        "test junk": ("test", tmp_path / "dot.ckpt", f"{unreadable} (IndexError: pop from empty list)"),
+        "validate a list": ("validate", tmp_path / "list.ckpt", "not a seqzoo training checkpoint (a list"),
+        "fit missing": ("fit", missing, "checkpoint file not found"),
+    }
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = {}
+    for name, (command, ckpt, _) in cases.items():
+        recipe = ["--config", "recipes/synthetic/gru.yaml", "--ckpt_path", str(ckpt)]
+        logs = ["--trainer.logger.init_args.save_dir", str(tmp_path / name)]
+        procs[name] = subprocess.Popen(
+            [*SEQZOO, command, *recipe, *logs], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+        )
+    for name, proc in procs.items():
+        command, ckpt, reason = cases[name]
+        _, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
+        assert f"seqzoo {command}: error: --ckpt_path {ckpt}: {reason}" in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        assert not (tmp_path / name).exists(), f"{name}: wrote logs before failing"
+    proc = run_seqzoo("export", str(tmp_path / "hello.ckpt"), str(tmp_path / "out"), check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"seqzoo export: error: {tmp_path / 'hello.ckpt'}: {unreadable} (KeyError: 101)" in proc.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_evaluate_on_an_accelerator_it_cannot_use_is_a_one_line_error():

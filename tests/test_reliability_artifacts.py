@@ -389,8 +389,30 @@ def test_malformed_checkpoints_are_artifact_errors(trained_checkpoint, tmp_path,
 def test_truncated_checkpoints_are_artifact_errors(trained_checkpoint, tmp_path, keep):
     data = trained_checkpoint.read_bytes()
     (tmp_path / "cut.ckpt").write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(ArtifactError, match=r"cut\.ckpt: not a readable checkpoint"):
+    with pytest.raises(ArtifactError, match=r"cut\.ckpt: not a readable Lightning checkpoint"):
         load_checkpoint(tmp_path / "cut.ckpt")
+
+
+# What torch's weights-only unpickler raises on each, unless seqzoo says what the file is not
+NOT_CHECKPOINTS = {
+    "text": (b"hello", "KeyError: 101"),
+    "a lone pickle STOP": (b".", "IndexError: pop from empty list"),
+    "an empty file": (b"", "EOFError"),
+    "a zip header, then junk": (b"PK\x03\x04junk", "RuntimeError: PytorchStreamReader failed reading zip"),
+    "random bytes": (np.random.default_rng(0).bytes(64), "Unsupported operand 95"),
+    "a plain pickle of a dict": (pickle.dumps({"a": 1}, protocol=2), "RuntimeError: Invalid magic number"),
+}
+
+
+@pytest.mark.parametrize("what", NOT_CHECKPOINTS)
+def test_files_that_are_no_checkpoint_are_artifact_errors(tmp_path, what):
+    content, reason = NOT_CHECKPOINTS[what]
+    (tmp_path / "junk.ckpt").write_bytes(content)
+    with pytest.raises(ArtifactError) as caught:
+        load_checkpoint(tmp_path / "junk.ckpt")
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'junk.ckpt'}: not a readable Lightning checkpoint ({reason}")
+    assert message.endswith("expected a .ckpt file that `seqzoo fit` writes") and "\n" not in message
 
 
 def test_the_real_checkpoint_itself_loads(trained_checkpoint):
