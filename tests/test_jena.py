@@ -482,6 +482,16 @@ def test_a_rolling_forecast_answers_every_clean_window_and_leaves_the_rest_nan(s
         pd.testing.assert_series_equal(rolling.iloc[first : last - 11], alone, rtol=1e-6)
 
 
+def test_rolling_windows_with_holes_stay_views_of_the_rows():
+    """A year of readings is 52,000 windows: gathering the clean ones would copy each (about 1 GB for
+    gru.jena); the windows stay strided views of the scaled rows, holes and all."""
+    scaler = derived_inputs_scaler()
+    with pytest.warns(InputWarning):
+        windows = scaler.encode(readings_with_holes(), rolling=True)
+    assert windows.shape == (50, 3, 19)
+    assert windows.untyped_storage().nbytes() == 61 * 19 * 4  # the 61 scaled rows, once
+
+
 @pytest.mark.parametrize("edit,match", [
     (lambda df: df.iloc[::2], r"^no 12 complete, evenly spaced rows: input has readings not 10 minutes "
                               r"apart \(\['0 days 00:20:00'\]\), first at 2024-03-01 00:20:00"),

@@ -242,20 +242,22 @@ class JenaScaler:
         scaled = self._scaled(values, self.columns, times)  # every row checked, read by the model or not
         if np.isinf(scaled.numpy()).any():  # numpy: a tenth of torch's per-call cost here; holes stay NaN
             raise InputError("input values are too large for float32 after normalisation")
-        windows = self.windows(scaled)
+        windows = self.windows(scaled)  # strided views of the rows: no copy per window
         if not rolling:
             return windows[-1:]
-        if usable.all():
-            return windows
+        if not usable.all():
+            self._warn_unusable(raw, usable)
+        return windows  # all of them, as views: `decode` sets the unusable ones' forecasts to NaN
+
+    def _warn_unusable(self, raw: pd.DataFrame, usable: np.ndarray) -> None:
         first = timestamps(raw, "input")[self.lookback - 1 + int(np.argmin(usable))]
         warnings.warn(
             f"{len(usable) - usable.sum()} of {len(usable)} windows hold missing readings or readings not "
             f"{self.interval_minutes} minutes apart (a gap, a repeated or an unsorted time), the first one "
             f"ending at {first}; their forecasts are NaN",
             InputWarning,
-            stacklevel=4,  # the caller of predict (predict -> run_predict -> encode)
+            stacklevel=5,  # the caller of predict (predict -> run_predict -> encode -> here)
         )
-        return windows[torch.from_numpy(usable)]
 
     def _surely_fit_float32(self, values: np.ndarray) -> bool:
         """Whether all of `values` (finite readings) scale into float32, from a bound instead of scaling
@@ -269,7 +271,5 @@ class JenaScaler:
         if not rolling:
             return float(degrees[0])
         ends = timestamps(raw, "input")[self.lookback - 1 :]
-        if len(degrees) < len(ends):  # `encode` left out the windows with holes
-            answered, degrees = degrees, np.full(len(ends), np.nan)
-            degrees[self.readings(raw, rolling=True)[2]] = answered
+        degrees[~self.readings(raw, rolling=True)[2]] = np.nan  # windows with holes: no forecast
         return pd.Series(degrees, index=ends + self.delay * self.interval, name=f"{self.target} forecast")
