@@ -17,7 +17,6 @@ from seqzoo.errors import SeqzooError
 from seqzoo.inference import (
     OUTPUT_STEPS,
     check_task_arguments,
-    evaluating,
     input_placement,
     output_step,
     run_predict,
@@ -68,7 +67,9 @@ class Predictor(nn.Module):
 
         The step is built around `self.net` on every call, never kept: a copy, a quantized or an
         unpickled predictor then runs its own network, and the predictor holds no lambda to pickle.
+        A predictor only answers, so it answers in eval mode (dropout off) whatever `.train()` set.
         """
+        if self.training or any(module.training for module in self.net.modules()):
+            self.eval()  # and stays so: restoring the mode per call would race between threads
         step = output_step(self.task_name, self.net, self.preprocessor, self.task_kwargs)
-        with evaluating(self, self.net):
-            return run_predict(step, self.preprocessor, raw, batch_size, self.net, options)
+        return run_predict(step, self.preprocessor, raw, batch_size, self.net, options)

@@ -9,6 +9,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -69,13 +70,31 @@ def test_rolling_jena_forecasts_match_and_the_batch_size_changes_nothing():
     pd.testing.assert_series_equal(rolling, task.predict(longer, rolling=True), check_exact=False, rtol=1e-6)
 
 
-def test_a_predictor_put_in_training_mode_still_predicts_without_dropout():
+def test_a_predictor_put_in_training_mode_predicts_without_dropout_from_any_thread():
+    """A predictor only answers: `predict` puts it back in eval mode and leaves it there. Switching to
+    eval and back on every call raced between threads: one thread's restore turned dropout on in the
+    middle of another's forecasts."""
     served = seqzoo.predictor("gru_dropout.jena")
-    raw = raw_window(served)
-    expected = served.predict(raw)
+    frame = raw_window(served)
+    longer = pd.concat([frame, frame.iloc[:40]], ignore_index=True)
+    longer["Date Time"] = pd.date_range("2024-06-01", periods=len(longer), freq="10min").strftime(
+        "%d.%m.%Y %H:%M:%S"
+    )
+    expected = served.predict(longer, rolling=True, batch_size=4)
     served.train()
-    assert served.predict(raw) == expected and served.predict(raw) == expected
-    assert served.training and served.net.training  # the caller's mode comes back
+    answers: list[pd.Series] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            answers.append(served.predict(longer, rolling=True, batch_size=4))
+
+    threads = [threading.Thread(target=serve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 8 and all(answer.equals(expected) for answer in answers)
+    assert not served.training and not served.net.training
 
 
 def test_bad_inputs_are_the_same_input_errors_as_with_load():
