@@ -7,6 +7,8 @@ Everything network-related goes through `huggingface_hub`, so its cache, `HF_END
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -17,6 +19,7 @@ from pathlib import Path
 from seqzoo.catalog import catalog, list_pretrained, pretrained_path
 from seqzoo.errors import ArtifactError, UnknownNameError
 from seqzoo.fsutil import atomic_folder, check_replaceable, destination_folder
+from seqzoo.hub_cache import damaged_files, forget
 
 # The only files of a published artifact; anything else in a folder stays on the machine.
 # model.onnx is optional: the network for ONNX Runtime serving (seqzoo.onnx_serving).
@@ -34,6 +37,9 @@ ENSEMBLE_MANIFEST = "ensemble.json"  # a folder holding it is an ensemble, not a
 ENSEMBLE_FILES = [ENSEMBLE_MANIFEST, "README.md"]
 ENSEMBLE_MEMBERS = "members"  # the folder of the members' artifact folders
 ENSEMBLE_PATTERNS = [*ENSEMBLE_FILES, *(f"{ENSEMBLE_MEMBERS}/*/{f}" for f in ARTIFACT_FILES)]
+# What a push replaces in a repo: every file an artifact or ensemble can have. A model pushed over an
+# ensemble, or without the model.onnx of an earlier push, must not be loaded beside the old files.
+PUBLISHED_PATTERNS = [*ARTIFACT_FILES, *ENSEMBLE_FILES, f"{ENSEMBLE_MEMBERS}/*"]
 
 
 def check_members_replaceable(dest: Path) -> None:
@@ -49,12 +55,20 @@ def is_repo_id(text: str) -> bool:
     return text.count("/") == 1 and not text.startswith((".", "/", "~")) and not text.endswith("/")
 
 
+def check_repo_id(repo_id: object) -> None:
+    """Refuse what cannot name a Hub repo before anything is written or sent."""
+    if not isinstance(repo_id, str) or not is_repo_id(repo_id) or {".", ".."} & set(repo_id.split("/")):
+        raise ArtifactError(f"repo_id must be a Hub repo id 'org/name', got {repo_id!r}")
+
+
 def resolve(name_or_path: str | Path, revision: str | None = None, local_files_only: bool = False) -> Path:
     """Bundled name -> zoo folder (no network); existing folder -> itself; `org/repo` -> Hub snapshot.
 
     With a `revision`, an `org/repo` id always means the Hub, even if a folder of that name exists. A
     `Path` always means a folder, even one named like a bundled checkpoint.
     """
+    if revision is not None and (not isinstance(revision, str) or not revision.strip()):
+        raise ArtifactError(f"revision must be a branch, tag or commit name, got {revision!r}")
     text = str(name_or_path)
     if isinstance(name_or_path, os.PathLike):
         return _local_folder(Path(text).expanduser(), revision)
@@ -100,8 +114,28 @@ def _first_line(err: BaseException) -> str:
     return next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
 
 
-def download(repo_id: str, revision: str | None = None, local_files_only: bool = False) -> Path:
-    """Fetch an artifact repo into the Hugging Face cache and check it is a seqzoo artifact.
+def network_errors() -> tuple[type[BaseException], ...]:
+    """What a broken connection raises in huggingface_hub's HTTP client (httpx2, httpx or requests,
+    by version), beside the OSError and ValueError of everything else that can go wrong on the way."""
+    errors: list[type[BaseException]] = [OSError, ValueError]
+    for client in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            errors.append(importlib.import_module(client).HTTPError)
+    return tuple(errors)
+
+
+def _status(err: BaseException) -> int | None:
+    """The HTTP status behind a huggingface_hub error, if a server answered at all."""
+    while err is not None:
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _snapshot(repo_id: str, revision: str | None, local_files_only: bool, where: str) -> Path:
+    """The repo's artifact files at `revision`, fetched into (or found in) the Hugging Face cache.
 
     Every failure is an `ArtifactError` naming the repo, the revision and what went wrong, because
     the raw `huggingface_hub` errors do not say which model load they belong to.
@@ -115,10 +149,9 @@ def download(repo_id: str, revision: str | None = None, local_files_only: bool =
         RevisionNotFoundError,
     )
 
-    where = f"Hub repo {repo_id!r} at revision {revision or 'main'!r}"
     offline = _offline_reason(local_files_only)
     try:
-        folder = Path(
+        return Path(
             snapshot_download(
                 repo_id,
                 revision=revision,
@@ -133,6 +166,12 @@ def download(repo_id: str, revision: str | None = None, local_files_only: bool =
                 f"{where}: downloads are off ({offline}) and this revision is not in the local Hugging "
                 f"Face cache ({cache}). Load it once with network, or copy it on a machine with network "
                 f"with `seqzoo download {repo_id} --to DIR` and load the folder DIR/{repo_id}."
+            ) from err
+        status = _status(err)
+        if status is not None:
+            raise ArtifactError(
+                f"{where}: the Hub at {constants.ENDPOINT} answered with HTTP {status}, and this revision "
+                f"is not in the local Hugging Face cache ({cache}): {_first_line(err)}"
             ) from err
         raise ArtifactError(
             f"{where}: could not reach the Hub at {constants.ENDPOINT} and this revision is not in the "
@@ -152,9 +191,41 @@ def download(repo_id: str, revision: str | None = None, local_files_only: bool =
         ) from err
     except HfHubHTTPError as err:
         raise ArtifactError(f"{where}: the Hub answered with an error: {_first_line(err)}") from err
-    except (OSError, ValueError) as err:  # invalid repo id or revision, disk full, permissions
-        raise ArtifactError(f"{where}: could not fetch it: {err}") from err
+    except network_errors() as err:  # a connection cut mid-file; disk full; permissions
+        raise ArtifactError(
+            f"{where}: the download from {constants.ENDPOINT} failed ({type(err).__name__}: "
+            f"{_first_line(err)}); run it again, it resumes from the cache"
+        ) from err
+
+
+def download(repo_id: str, revision: str | None = None, local_files_only: bool = False) -> Path:
+    """Fetch an artifact repo into the Hugging Face cache and check it is a sound seqzoo artifact.
+
+    Cached files that do not match their content addresses (`seqzoo.hub_cache`) are fetched again once;
+    without network they are an error saying so.
+    """
+    where = f"Hub repo {repo_id!r} at revision {revision or 'main'!r}"
+    offline = _offline_reason(local_files_only)
+    folder = _snapshot(repo_id, revision, local_files_only, where)
+    damaged = damaged_files(folder)
+    if damaged and offline:
+        raise ArtifactError(
+            f"{where}: the cached {damaged} do not match their content hashes (damaged on disk, or cut "
+            f"short); downloads are off ({offline}), so they cannot be fetched again"
+        )
+    if damaged:
+        forget(folder, damaged)
+        folder = _snapshot(repo_id, revision, local_files_only, where)
+        if damaged_files(folder):
+            raise ArtifactError(
+                f"{where}: the Hub sent {damaged} with content that does not match their hashes, twice"
+            )
     missing = [f for f in ("config.json", "model.safetensors") if not (folder / f).is_file()]
+    if missing and offline and not is_ensemble(folder):
+        raise ArtifactError(
+            f"{where}: downloads are off ({offline}) and the local Hugging Face cache holds only part of "
+            f"this revision (no {' and no '.join(missing)}); load it once with network"
+        )
     if missing and not is_ensemble(folder):
         raise ArtifactError(
             f"{where}: not a seqzoo artifact, it has no {' and no '.join(missing)} "
@@ -216,9 +287,16 @@ def copy_artifacts(
     to = Path(to).expanduser()
     if to.exists() and not to.is_dir():
         raise ArtifactError(f"{to} is a file; give a folder to copy the checkpoints into")
+    names = list(names)
+    from_hub = [name not in catalog() and is_repo_id(name) and not (revision is None and Path(name).exists())
+                for name in names]  # fmt: skip
+    if revision is not None and not any(from_hub):
+        raise ArtifactError(
+            f"revision={revision!r} applies to Hub repo ids, and none of {names} is one (bundled "
+            "checkpoints and folders have no revisions)"
+        )
     done: list[Copied] = []
-    for name in names:
-        hub = name not in catalog() and is_repo_id(name) and not (revision is None and Path(name).exists())
+    for name, hub in zip(names, from_hub, strict=True):
         source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
         load_folder(source)
         dest = destination_folder(_destination(to, name), "copy")
@@ -291,6 +369,7 @@ def push(
     """
     from huggingface_hub import HfApi
 
+    check_repo_id(repo_id)
     plan = prepare_upload(folder_or_name)
     api = HfApi(endpoint=endpoint, token=token)
     branch = revision if revision not in (None, "main") else None
@@ -304,9 +383,10 @@ def push(
             repo_type="model",
             revision=branch,
             allow_patterns=plan.files,
+            delete_patterns=PUBLISHED_PATTERNS,  # in the same commit: no stale file of an earlier push stays
             commit_message=commit_message or plan.commit_message,
         )
-    except (OSError, ValueError) as err:  # HfHubHTTPError and LocalTokenNotFoundError are OSErrors
+    except network_errors() as err:  # HfHubHTTPError and LocalTokenNotFoundError are OSErrors
         raise ArtifactError(
             f"could not push {plan.folder} to Hub repo {repo_id!r} at revision {revision or 'main'!r} "
             f"({api.endpoint}): {_first_line(err)}"

@@ -5,12 +5,14 @@ no local server here implements the Hub's upload API (olah answers 405 to `creat
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,8 +27,10 @@ import torch
 import seqzoo
 from seqzoo.catalog import catalog
 from seqzoo.cli import main
+from seqzoo.data.synthetic import SeriesScaler
 from seqzoo.errors import ArtifactError, UnknownNameError
 from seqzoo.hub import copy_artifacts, prepare_upload, push
+from seqzoo.tasks import ForecastingTask
 
 from .conftest import run_seqzoo
 
@@ -267,6 +271,115 @@ def test_offline_loads_come_from_the_cache_and_uncached_revisions_say_so(hub, fe
     assert "revision 'dev'" in uncached_local["message"]
 
 
+def cached_file(cache: Path, repo_id: str, commit: str, name: str) -> Path:
+    return cache / f"models--{repo_id.replace('/', '--')}" / "snapshots" / commit / name
+
+
+def test_a_damaged_file_in_the_cache_is_fetched_again_or_named_offline(hub, fetched, tmp_path):
+    """One flipped byte in the cached weights would change every answer, and a blob cut short would fail
+    every load: each cached file is checked against the content address it is stored under."""
+    cache = tmp_path / "hub-cache"
+    shutil.copytree(hub.root / "hf" / "hub", cache, symlinks=True)
+    blob = cached_file(cache, REPO, hub.main_sha, "model.safetensors").resolve()
+    data = bytearray(blob.read_bytes())
+    data[-3] ^= 0x01  # the last weight's bits: the file still loads, with other weights
+    blob.write_bytes(bytes(data))
+    dead = f"http://127.0.0.1:{_free_port()}"
+    (offline,) = _probe(hub, [(REPO, hub.main_sha, False)], HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1",
+                        HF_ENDPOINT=dead)  # fmt: skip
+    assert offline["error"] == "ArtifactError"
+    assert "the cached ['model.safetensors'] do not match their content hashes" in offline["message"]
+    (online,) = _probe(hub, [(REPO, hub.main_sha, False)], HF_HUB_CACHE=str(cache))
+    np.testing.assert_array_equal(online["pred"], hub.perturbed)
+    assert cached_file(cache, REPO, hub.main_sha, "model.safetensors").read_bytes() != bytes(data)
+
+
+def test_an_offline_cache_holding_part_of_a_revision_says_so(hub, fetched, tmp_path):
+    cache = tmp_path / "hub-cache"
+    shutil.copytree(hub.root / "hf" / "hub", cache, symlinks=True)
+    cached_file(cache, REPO, hub.main_sha, "model.safetensors").unlink()  # as if only config.json came
+    shutil.rmtree(cache / "models--acme--gru-synth" / "trees")  # ... file by file, with no listing cached
+    (partial,) = _probe(hub, [(REPO, hub.main_sha, False)], HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1")
+    assert "holds only part of this revision (no model.safetensors)" in partial["message"], partial
+
+
+def test_a_connection_cut_mid_file_is_an_artifact_error_and_a_rerun_completes(hub, fetched, tmp_path):
+    """A proxy in front of olah that ends the weights' body half way, then a healthy run on the same cache."""
+    cut = _CuttingProxy(hub.url)
+    cache = str(tmp_path / "hub-cache")
+    try:
+        (broken,) = _probe(hub, [(REPO, hub.v1_sha, False)], HF_HUB_CACHE=cache, HF_ENDPOINT=cut.url)
+    finally:
+        cut.close()
+    assert broken["error"] == "ArtifactError", broken
+    assert f"'{REPO}' at revision '{hub.v1_sha}'" in broken["message"] and "run it again" in broken["message"]
+    (again,) = _probe(hub, [(REPO, hub.v1_sha, False)], HF_HUB_CACHE=cache)
+    np.testing.assert_array_equal(again["pred"], hub.bundled)
+
+
+def test_a_server_error_is_reported_as_one_not_as_an_unreachable_hub(hub, fetched, tmp_path):
+    failing = _CuttingProxy(hub.url, fail=True)
+    try:
+        (answer,) = _probe(
+            hub, [(REPO, hub.v1_sha, False)], HF_HUB_CACHE=str(tmp_path), HF_ENDPOINT=failing.url
+        )
+    finally:
+        failing.close()
+    assert answer["error"] == "ArtifactError", answer
+    assert "answered with HTTP 500" in answer["message"] or "answered with an error" in answer["message"], (
+        answer
+    )
+    assert "could not reach" not in answer["message"]
+
+
+class _CuttingProxy:
+    """Forwards every request to `upstream`, but sends only half of model.safetensors and hangs up, or
+    (`fail=True`) answers 500 for it."""
+
+    def __init__(self, upstream: str, fail: bool = False) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._forward(head=True)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._forward(head=False)
+
+            def _forward(self, head: bool) -> None:
+                if fail and self.path.endswith("model.safetensors"):
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                headers = {k: v for k, v in self.headers.items() if k != "Host"}
+                request = urllib.request.Request(upstream + self.path, headers=headers, method=self.command)
+                try:
+                    answer = urllib.request.urlopen(request, timeout=30)
+                except urllib.error.HTTPError as err:
+                    answer = err
+                body = b"" if head else answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("transfer-encoding", "connection"):
+                        self.send_header(key, value)
+                self.end_headers()
+                if self.path.endswith("model.safetensors") and body:
+                    body = body[: len(body) // 2]
+                    self.close_connection = True
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_cli_download_copies_bundled_and_hub_artifacts_for_offline_use(hub, tmp_path):
     dest = tmp_path / "offline"
     proc = run_seqzoo("download", "gru.synthetic", REPO, "--revision", "v1", "--to", str(dest), env=hub.env)
@@ -329,6 +442,12 @@ def test_bundled_names_need_no_network_and_have_no_revisions(monkeypatch, tmp_pa
         seqzoo.load("gru.synthetic", revision="v1")
     with pytest.raises(ArtifactError, match="a local folder has no revisions"):
         seqzoo.load(catalog()["gru.synthetic"].path, revision="v1")
+    for bad in (1, b"v1", "", "  "):
+        with pytest.raises(ArtifactError, match="revision must be a branch, tag or commit name"):
+            seqzoo.load("acme/gru-synth", revision=bad)
+    with pytest.raises(ArtifactError, match=r"revision='v1' applies to Hub repo ids, and none of \['gru"):
+        copy_artifacts(["gru.synthetic"], tmp_path, revision="v1")  # `seqzoo download --revision`
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_path_always_means_a_folder_even_one_named_like_a_bundled_checkpoint(tmp_path, monkeypatch):
@@ -405,6 +524,54 @@ def test_cli_push_dry_run_shows_what_would_go_up(artifact, capsys):
     )
     assert "not uploaded: .git, notes.txt" in out
     assert f"commit message: Upload my-gru with seqzoo {seqzoo.__version__}" in out
+
+
+@pytest.fixture(scope="module")
+def uploads(hub: Hub) -> Iterator[str]:
+    """The Hub's upload API on 127.0.0.1, committing into the mirrors olah serves."""
+    port = _free_port()
+    server = Path(__file__).with_name("hub_upload_server.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(server), str(port), str(hub.root / "mirrors")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def repo_files(hub: Hub, repo_id: str, revision: str = "main") -> list[str]:
+    mirror = hub.root / "mirrors" / "models" / repo_id
+    return sorted(_git(mirror, "ls-tree", "-r", "--name-only", revision).splitlines())
+
+
+def test_a_push_replaces_every_file_of_the_last_one_and_loads_back_as_pushed(hub, uploads, tmp_path):
+    """A model pushed over an ensemble, then a model without model.onnx over one with it: each load gives
+    exactly what was pushed last, because the files an earlier push left are deleted in the same commit."""
+    repo = "acme/pushed"
+    pair = seqzoo.ensemble(["gru.synthetic", "lstm.synthetic"]).save_pretrained(tmp_path / "pair")
+    url = push(pair, repo, endpoint=uploads, token="hf_test")
+    assert url.startswith(f"{uploads}/{repo}/commit/")
+    assert "ensemble.json" in repo_files(hub, repo)
+    push("gru.synthetic", repo, endpoint=uploads, token="hf_test")  # the bundled folder has model.onnx
+    assert repo_files(hub, repo) == [".gitattributes", *ARTIFACT]
+    plain = ForecastingTask(arch="lstm", preprocessing=SeriesScaler(10, 0.0, 1.0).to_config())
+    plain.push_to_hub(repo, endpoint=uploads, token="hf_test", name="plain-lstm")
+    assert repo_files(hub, repo) == [".gitattributes", "README.md", "config.json", "model.safetensors"]
+    plain.push_to_hub(repo, revision="dev", endpoint=uploads, token="hf_test")  # a new branch from main
+    assert repo_files(hub, repo, "dev") == repo_files(hub, repo)
+    (main_,) = _probe(hub, [(repo, None, False)])
+    np.testing.assert_allclose(main_["pred"], plain.predict(WINDOWS), rtol=1e-6)
+
+
+def test_push_refuses_a_repo_id_that_is_none(artifact):
+    for bad in ("my-gru", "acme/../x", "acme/x/y", 123, None):
+        with pytest.raises(ArtifactError, match="repo_id must be a Hub repo id 'org/name'"):
+            push(artifact, bad, endpoint="http://127.0.0.1:9", token="hf_test")
+    with pytest.raises(ArtifactError, match="repo_id must be a Hub repo id 'org/name', got 123"):
+        seqzoo.load("gru.synthetic").push_to_hub(123)
 
 
 def test_push_reaches_the_hub_api_and_reports_its_answer(hub, artifact):

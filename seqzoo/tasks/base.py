@@ -315,8 +315,9 @@ class SeqzooTask(pl.LightningModule):
         """
         import tempfile
 
-        from seqzoo.hub import push
+        from seqzoo.hub import check_repo_id, push
 
+        check_repo_id(repo_id)
         with tempfile.TemporaryDirectory(prefix="seqzoo-push-") as tmp:
             folder = self.save_pretrained(Path(tmp) / repo_id.rsplit("/", 1)[-1], **card)
             return push(
