@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
 
 
 class TestCurve(pl.Callback):
@@ -52,3 +52,27 @@ class PredictionWriter(BasePredictionWriter):
             path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, torch.cat([p.cpu() for p in predictions]).numpy())
+
+
+class BestAndLastCheckpoint(ModelCheckpoint):
+    """`ModelCheckpoint` whose `last.ckpt` follows every point where it could save, better or not.
+
+    Lightning 2.6 writes `last.ckpt` only when it writes a top-k checkpoint at the same step: once the
+    monitored metric stops improving, `last.ckpt` stays at the last improvement, and `--ckpt_path last`
+    resumes a crashed run from there instead of from where it stopped. Every recipe uses this class.
+    """
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._keep_last_current(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._keep_last_current(trainer)
+
+    def _keep_last_current(self, trainer: pl.Trainer) -> None:
+        """Write `last.ckpt` unless a checkpoint (and with it `last.ckpt`) was written at this step."""
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))

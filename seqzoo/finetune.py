@@ -23,12 +23,15 @@ The exported artifact records where it started in `provenance.pretrained`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lightning.pytorch.core.mixins import hparams_mixin
 from torch import nn
 
 from seqzoo.download import sha256_file
@@ -78,6 +81,23 @@ def freeze_parameters(net: nn.Module, prefixes: list[str]) -> list[str]:
     return frozen
 
 
+@contextlib.contextmanager
+def _own_hyperparameters() -> Iterator[None]:
+    """Let a model built inside another's constructor record its own hyperparameters.
+
+    LightningCLI builds the recipe's model with its configuration in a context variable, which every
+    `save_hyperparameters` call in that time takes instead of the caller's arguments: the checkpoint
+    loaded for a fine-tune would get the recipe's `predict_delta` and the like, and the checks that
+    compare the two would compare the recipe with itself."""
+    given = getattr(hparams_mixin, "_given_hyperparameters", None)
+    token = given.set(None) if given is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            given.reset(token)
+
+
 @dataclass
 class Pretrained:
     """A loaded checkpoint to start from, with what identifies it for provenance."""
@@ -101,7 +121,9 @@ class Pretrained:
             )
         # A Hub download lives in .../snapshots/<commit>: record the commit, not a moving branch name.
         commit = folder.name if folder.parent.name == "snapshots" else revision
-        return cls(str(name), load_artifact(folder), sha256_file(Path(folder) / WEIGHTS), commit)
+        with _own_hyperparameters():
+            model = load_artifact(folder)
+        return cls(str(name), model, sha256_file(Path(folder) / WEIGHTS), commit)
 
     def architecture(
         self, arch: str | None, arch_kwargs: dict[str, Any] | None

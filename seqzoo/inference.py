@@ -181,10 +181,13 @@ def vocabulary_mismatch(net: nn.Module, config: dict[str, Any] | None) -> tuple[
     """(tokens in the vocabulary of `config`, rows of the network's embedding) when they differ.
 
     A token id past the embedding would crash mid-training; a larger embedding means the recipe and the
-    data disagree about the vocabulary. Networks without an embedding have nothing to check.
+    data disagree about the vocabulary. Every embedding counts: a classifier's (`embedding`) and an
+    encoder-decoder's source and target ones. Networks without an embedding have nothing to check.
     """
-    embedding = getattr(net, "embedding", None)
-    if config is None or not isinstance(embedding, nn.Embedding):
+    names = ("embedding", "src_embedding", "tgt_embedding")
+    rows = [e.num_embeddings for e in (getattr(net, n, None) for n in names) if isinstance(e, nn.Embedding)]
+    if config is None or not rows:
         return None
     size = getattr(preprocessor_from_config(config), "vocab_size", None)
-    return None if size in (None, embedding.num_embeddings) else (size, embedding.num_embeddings)
+    wrong = [n for n in rows if n != size]
+    return None if size is None or not wrong else (size, wrong[0])

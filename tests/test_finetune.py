@@ -296,6 +296,17 @@ def test_seqzoo_fit_prints_a_conflict_as_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_the_recipe_is_checked_against_the_checkpoint_under_lightningcli_too(tmp_path):
+    """LightningCLI hands its configuration to every `save_hyperparameters` while it builds the model:
+    the checkpoint loaded inside took the recipe's predict_delta, and the check compared it with itself."""
+    with pytest.raises((SeqzooError, ValueError), match="predict_delta: checkpoint False, recipe True"):
+        build_cli(
+            tmp_path, "--model.init_args.pretrained=gru.synthetic", "--model.init_args.predict_delta=true"
+        )
+    cli = build_cli(tmp_path, "--model.init_args.pretrained=gru.synthetic", "--model.init_args.lr=0.01")
+    assert cli.model.hparams.lr == 0.01 and cli.model.pretrained_from["name"] == "gru.synthetic"
+
+
 def test_jena_12h_recipe_keeps_the_24h_statistics_and_forecasts_12h_ahead(tmp_path):
     if "gru.jena" not in seqzoo.list_pretrained():
         pytest.skip("gru.jena is not in the catalogue yet; recipes/finetune/gru_jena_12h.yaml starts from it")

@@ -191,6 +191,13 @@ def test_fit_rejects_bad_settings():
             fit_word_tokenizer(["a b"], **{"vocab_size": 10, **bad})
 
 
+def test_a_classifier_with_another_number_of_classes_than_the_data_is_refused(data_dir, tokenizer):
+    """IMDB has two classes: a 3-class head would otherwise train on its binary labels without a word."""
+    data = ImdbDataModule(data_dir=str(data_dir), vocab_size=VOCAB, max_length=160, batch_size=8)
+    with pytest.raises(SeqzooError, match="num_classes is 3, but the data has 2 classes"):
+        quiet_trainer(1).fit(model("gru", tokenizer, num_classes=3), data)
+
+
 # -- batches -----------------------------------------------------------------------------------------
 def test_batches_are_padded_to_their_own_length(datamodule, tokenizer):
     texts = datamodule.frames["train"]["text"].tolist()

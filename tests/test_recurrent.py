@@ -137,11 +137,33 @@ def test_streaming_needs_a_unidirectional_encoder():
         ({"cell": "tcn"}, "cell must be"),
         ({"merge": "avg"}, "merge must be"),
         ({"hidden_size": []}, "hidden_size"),
+        ({"num_layers": 0}, r"num_layers must be an integer >= 1 \(or left out\), got 0"),
+        (
+            {"hidden_size": [16, 16], "num_layers": 5},
+            r"hidden_size \[16, 16\] gives 2 layers but num_layers is 5",
+        ),
+        ({"hidden_size": [16, 16], "num_layers": 1}, "leave num_layers out"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(kwargs, match):
     with pytest.raises(SeqzooError, match=match):
         RecurrentEncoder(3, **{"hidden_size": 4, **kwargs})
+
+
+@pytest.mark.parametrize(
+    "hidden_size,num_layers,sizes",
+    [(16, None, [16]), (16, 3, [16, 16, 16]), ([16, 8], None, [16, 8]), ([16, 8], 2, [16, 8])],
+)
+def test_num_layers_repeats_an_int_width_and_must_agree_with_a_list(hidden_size, num_layers, sizes):
+    import seqzoo
+
+    net = seqzoo.create_model(
+        "stacked_simplernn", input_size=1, hidden_size=hidden_size, num_layers=num_layers
+    )
+    assert [layer.hidden_size for layer in net.encoder.layers] == sizes
+    assert net(torch.randn(2, 5, 1)).shape == (2, 1)
+    with pytest.raises(SeqzooError, match=r"gives 2 layers but num_layers is 5"):
+        seqzoo.create_model("stacked_simplernn", input_size=1, hidden_size=[16, 16], num_layers=5)
 
 
 def test_simplernn_takes_relu_or_tanh():

@@ -79,3 +79,21 @@ def test_a_bidirectional_encoder_lets_every_source_step_see_the_whole_question()
         assert net.encode(src).states.shape == (3, LENGTH, 16) and net.encode(src).last.shape == (3, 16)
     with pytest.raises(seqzoo.SeqzooError, match="splits hidden_size in two; got odd 15"):
         seqzoo.create_model("seq2seq_attention", hidden_size=15, bidirectional_encoder=True)
+
+
+@pytest.mark.parametrize("name", ["seq2seq", "seq2seq_peeky", "seq2seq_attention"])
+def test_every_embedding_must_match_the_datas_vocabulary(name):
+    """Seq2seq nets keep their embeddings as src_embedding and tgt_embedding (no `embedding`): too few rows
+    crash mid-training with an IndexError, too many mean the recipe and the data disagree."""
+    from seqzoo.data.addition_codec import AdditionCodec
+    from seqzoo.errors import SeqzooError
+    from seqzoo.inference import vocabulary_mismatch
+    from seqzoo.tasks import Seq2SeqTask
+
+    codec = AdditionCodec().to_config()  # 13 characters
+    assert vocabulary_mismatch(seqzoo.create_model(name, vocab_size=13), codec) is None
+    assert vocabulary_mismatch(seqzoo.create_model(name, vocab_size=5), codec) == (13, 5)
+    assert vocabulary_mismatch(seqzoo.create_model(name, vocab_size=20), codec) == (13, 20)
+    task = Seq2SeqTask(arch=name, arch_kwargs={"vocab_size": 5, "hidden_size": 8})
+    with pytest.raises(SeqzooError, match="vocabulary has 13 tokens but the model's embedding has 5 rows"):
+        task.preprocessing = codec

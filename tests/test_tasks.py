@@ -195,3 +195,103 @@ def test_a_training_step_called_by_hand_still_returns_its_loss():
     with pytest.warns(UserWarning, match="self.log"):
         loss = task.training_step((tokens, lengths, labels), 0)
     assert loss.ndim == 0 and torch.isfinite(loss)
+
+
+@pytest.mark.parametrize(
+    "arch_kwargs,named",
+    [
+        ({}, "dropout=0.2, recurrent_dropout=0.2"),
+        ({"dropout": 0.0, "recurrent_dropout": 0.3}, "recurrent_dropout=0.3"),
+    ],
+)
+def test_tbptt_refuses_a_network_with_dropout_it_would_silently_skip(arch_kwargs, named):
+    """TBPTT runs `forward_chunk`, which applies no dropout: a gru_dropout would train without it."""
+    with pytest.raises(SeqzooError, match=f"tbptt_steps trains without dropout.* has {named};"):
+        ForecastingTask(arch="gru_dropout", arch_kwargs=arch_kwargs, tbptt_steps=5)
+    ForecastingTask(arch="gru_dropout", arch_kwargs=arch_kwargs)  # without TBPTT dropout applies: fine
+    task = ForecastingTask(
+        arch="gru_dropout", arch_kwargs={"dropout": 0, "recurrent_dropout": 0}, tbptt_steps=5
+    )
+    assert not task.automatic_optimization
+
+
+def test_tbptt_steps_a_plateau_schedule_on_the_monitored_metric():
+    """Manual optimization steps ReduceLROnPlateau itself, on each epoch's val_mae."""
+    from seqzoo.data.synthetic import SyntheticDataModule
+
+    torch.manual_seed(0)
+    data = SyntheticDataModule(series_length=60, train_series=2, val_series=1, test_series=1, batch_size=32)
+    kwargs = {"patience": 0, "factor": 0.5}
+    task = ForecastingTask(
+        arch_kwargs={"hidden_size": 8}, tbptt_steps=5, lr=1.0, scheduler="plateau", scheduler_kwargs=kwargs
+    )
+    seen = []
+
+    class Record(pl.Callback):
+        def on_train_epoch_end(self, trainer, module):  # callbacks run before the module's hook
+            seen.append(trainer.callback_metrics["val_mae"].item())
+
+    t = quiet_trainer(4)
+    t.callbacks.append(Record())
+    t.fit(task, datamodule=data)
+    schedule = task.lr_schedulers()
+    best, cuts = float("inf"), 0
+    for value in seen:  # ReduceLROnPlateau's rule: better by a relative 1e-4, else (patience 0) cut the lr
+        best, cuts = (value, cuts) if value < best * (1 - 1e-4) else (best, cuts + 1)
+    assert len(seen) == 4 and schedule.last_epoch == 4 and cuts >= 1  # lr 1.0 overshoots: it gets cut
+    assert schedule.best == pytest.approx(min(seen)) and schedule.best < float("inf")
+    assert task.optimizers().param_groups[0]["lr"] == pytest.approx(0.5**cuts)
+
+
+def test_setup_compares_the_networks_inputs_with_the_windows_features():
+    """The synthetic scaler names no `inputs`: its window shape (steps, 1) is what the network must read."""
+    from seqzoo.data.synthetic import SyntheticDataModule
+
+    data = SyntheticDataModule(series_length=30, train_series=1, val_series=1, test_series=1)
+    t = quiet_trainer(1)
+    bad = "the network reads 3 inputs .arch_kwargs.input_size., but the data gives 1$"
+    with pytest.raises(SeqzooError, match=bad):
+        t.fit(ForecastingTask(arch_kwargs={"input_size": 3}), datamodule=data)
+    assert t.global_step == 0
+    t = quiet_trainer(1)
+    t.fit(ForecastingTask(arch_kwargs={"input_size": 1}), datamodule=data)
+    assert t.global_step > 0
+
+
+def test_setup_checks_an_architectures_default_input_size_against_named_inputs():
+    """A recipe that leaves input_size out builds the factory's default (1): Jena's 19 named inputs differ."""
+    import seqzoo
+
+    trained = seqzoo.load("gru.jena")
+    jena, inputs = trained.preprocessing, trained.preprocessor.inputs
+    task = ForecastingTask(arch="gru", preprocessing=jena)
+    with pytest.raises(SeqzooError, match=rf"reads 1 inputs .*gives {len(inputs)}: \['"):
+        task.setup("fit")
+    ForecastingTask(arch="gru", arch_kwargs={"input_size": len(inputs)}, preprocessing=jena).setup("fit")
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"lr": -0.1}, r"lr must be a finite number > 0, got -0.1"),
+        ({"lr": 0}, r"lr must be a finite number > 0, got 0"),  # trains nothing: refused
+        ({"lr": float("nan")}, r"lr must be a finite number > 0, got nan"),
+        ({"weight_decay": -0.01}, r"weight_decay must be a finite number >= 0, got -0.01"),
+        ({"optimizer": "sgd", "momentum": 1.5}, r"momentum must be a finite number in \[0, 1\], got 1.5"),
+        (
+            {"scheduler": "step", "scheduler_kwargs": {"T_max": 12}},
+            r"scheduler 'step' \(StepLR\) .* \{'T_max': 12\}: it does not take \['T_max'\]; "
+            r"it takes step_size, gamma=0.1, last_epoch=-1",
+        ),
+        ({"scheduler": "step"}, r"scheduler 'step' .*missing 1 required positional argument: 'step_size'"),
+        ({"scheduler": "plateau", "scheduler_kwargs": {"factor": 2}}, r"'plateau' .*Factor should be < 1.0"),
+    ],
+)
+def test_bad_optimizer_and_scheduler_settings_fail_when_the_task_is_built(kwargs, match):
+    with pytest.raises(SeqzooError, match=match):
+        ForecastingTask(**kwargs)
+
+
+def test_momentum_and_weight_decay_at_their_bounds_reach_the_optimizer():
+    task = ForecastingTask(optimizer="sgd", lr=0.1, momentum=1.0, weight_decay=0.0)
+    assert task.configure_optimizers().defaults["momentum"] == 1.0

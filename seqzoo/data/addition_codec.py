@@ -74,6 +74,11 @@ class AdditionCodec:
             )
 
     @property
+    def vocab_size(self) -> int:
+        """Token ids run from 0 to this - 1: what a model's embeddings must hold (`vocabulary_mismatch`)."""
+        return len(self.vocabulary)
+
+    @property
     def start_id(self) -> int:
         return self.vocabulary.index("_")
 

@@ -94,6 +94,8 @@ class ImdbDataModule(SeqzooDataModule):
     embedding must have `vocab_size + bigrams` rows (`arch_kwargs.vocab_size`).
     """
 
+    num_classes = 2  # negative and positive: a classifier trained on it must have as many
+
     def __init__(
         self,
         data_dir: str | None = None,

@@ -38,6 +38,29 @@ def pool_steps(seq: Tensor, lengths: Tensor | None, how: str) -> Tensor:
     return seq.masked_fill(padded, 0).sum(dim=1) / lengths[:, None].to(seq.dtype)
 
 
+def layer_sizes(hidden_size: int | Sequence[int], num_layers: int | None = None) -> list[int]:
+    """Each layer's width: `num_layers` copies of an int `hidden_size` (1 when left out), or the list.
+
+    A list already says how many layers there are: a `num_layers` that disagrees is refused, not ignored.
+    """
+    if num_layers is not None and (
+        isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1
+    ):
+        raise SeqzooError(f"num_layers must be an integer >= 1 (or left out), got {num_layers!r}")
+    listed = isinstance(hidden_size, Sequence)
+    sizes = list(hidden_size) if listed else [hidden_size] * (num_layers or 1)
+    if not sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
+        raise SeqzooError(
+            f"hidden_size must be a positive int or a non-empty list of them, got {hidden_size!r}"
+        )
+    if listed and num_layers not in (None, len(sizes)):
+        raise SeqzooError(
+            f"hidden_size {sizes} gives {len(sizes)} layers but num_layers is {num_layers}; with a list "
+            "hidden_size (one width per layer) leave num_layers out"
+        )
+    return sizes
+
+
 class RecurrentEncoder(nn.Module):
     """Stacked recurrent layers over `(batch, time, features)`.
 
@@ -55,7 +78,7 @@ class RecurrentEncoder(nn.Module):
         input_size: int,
         hidden_size: int | Sequence[int] = 32,
         cell: str = "gru",
-        num_layers: int = 1,
+        num_layers: int | None = None,
         bidirectional: bool = False,
         merge: str = "concat",
         dropout: float = 0.0,
@@ -71,9 +94,7 @@ class RecurrentEncoder(nn.Module):
             raise SeqzooError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         if merge not in ("concat", "sum"):
             raise SeqzooError(f"merge must be 'concat' or 'sum', got {merge!r}")
-        sizes = [hidden_size] * num_layers if isinstance(hidden_size, int) else list(hidden_size)
-        if not sizes or any(s < 1 for s in sizes):
-            raise SeqzooError(f"hidden_size must be a positive int or a non-empty list, got {hidden_size!r}")
+        sizes = layer_sizes(hidden_size, num_layers)
         for label, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0 <= p < 1:
                 raise SeqzooError(f"{label} must be in [0, 1), got {p}")
@@ -192,7 +213,7 @@ def _recurrent(
         input_size: int = 1,
         output_size: int = 1,
         hidden_size: int | list[int] = default_hidden,
-        num_layers: int = 1,
+        num_layers: int | None = None,
         bidirectional: bool = bidirectional,
         merge: str = "concat",
         dropout: float = default_dropout,

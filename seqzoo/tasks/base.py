@@ -4,6 +4,9 @@ and the preprocessing that travels with the weights. No architecture code lives 
 from __future__ import annotations
 
 import copy
+import inspect
+import math
+import numbers
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +43,43 @@ SCHEDULERS = {
     "cosine": torch.optim.lr_scheduler.CosineAnnealingLR,
     "plateau": torch.optim.lr_scheduler.ReduceLROnPlateau,
 }
+
+
+def check_optimizer_numbers(lr: Any, weight_decay: Any, momentum: Any) -> None:
+    """Refuse optimizer settings before any data loads: torch rejects a negative lr only when the
+    optimizer is built, and accepts an lr of 0, which trains nothing while looking like a run."""
+    checks = {
+        "lr": (lr, lambda v: v > 0, "> 0"),
+        "weight_decay": (weight_decay, lambda v: v >= 0, ">= 0"),
+        "momentum": (momentum, lambda v: 0 <= v <= 1, "in [0, 1]"),
+    }
+    for name, (value, ok, expected) in checks.items():
+        real = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        if not real or not ok(value):
+            raise SeqzooError(f"{name} must be a finite number {expected}, got {value!r}")
+
+
+def _throwaway_optimizer(lr: float) -> torch.optim.Optimizer:
+    return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+
+
+def build_scheduler(
+    name: str, optimizer: torch.optim.Optimizer, kwargs: dict[str, Any]
+) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """SCHEDULERS[name] on `optimizer`, with bad `scheduler_kwargs` as a SeqzooError saying what it takes:
+    switching a recipe's scheduler on the command line keeps the recipe's kwargs for the old one."""
+    cls = SCHEDULERS[name]
+    try:
+        return cls(optimizer, **kwargs)
+    except (TypeError, ValueError) as err:
+        params = [p for p in inspect.signature(cls).parameters.values() if p.name != "optimizer"]
+        unknown = sorted(set(kwargs) - {p.name for p in params})
+        takes = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params)
+        problem = f"it does not take {unknown}" if unknown else str(err)
+        raise SeqzooError(
+            f"scheduler {name!r} ({cls.__name__}) cannot be built from scheduler_kwargs {kwargs}: {problem}; "
+            f"it takes {takes} (those without a default are required)"
+        ) from err
 
 
 class SeqzooTask(pl.LightningModule):
@@ -79,6 +119,11 @@ class SeqzooTask(pl.LightningModule):
             raise SeqzooError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
         if scheduler is not None and scheduler not in SCHEDULERS:
             raise SeqzooError(f"scheduler must be one of {sorted(SCHEDULERS)} or None, got {scheduler!r}")
+        check_optimizer_numbers(lr=lr, weight_decay=weight_decay, momentum=momentum)
+        if scheduler is not None:  # on a throwaway optimizer: bad scheduler_kwargs fail before data loads
+            build_scheduler(
+                scheduler, _throwaway_optimizer(lr), self._scheduler_kwargs(scheduler, scheduler_kwargs)
+            )
         self.save_hyperparameters(ignore=["preprocessing", *FINETUNE_ARGS])
         self.pretrained_from: dict[str, Any] | None = None  # provenance.pretrained of what this started from
         self.adopts_data_geometry = False  # a fine-tune takes its window geometry from the data (setup)
@@ -188,11 +233,24 @@ class SeqzooTask(pl.LightningModule):
         extra = checkpoint.get("seqzoo", {})
         if extra.get("preprocessing") is not None:
             self.preprocessing = extra["preprocessing"]
+            self._share_restored_preprocessing()
         self.recipe = extra.get("recipe", self.recipe)
         self.recipe_meta = extra.get("recipe_meta", self.recipe_meta)
         self.pretrained_from = extra.get("pretrained", self.pretrained_from)
         if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
             self._resume_random_state(extra.get("rng"))
+
+    def _share_restored_preprocessing(self) -> None:
+        """`--ckpt_path` restores the checkpoint after the DataModule has fitted its own preprocessing
+        (`setup` runs first) and before any dataloader exists: hand the checkpoint's to the data, or
+        its batches would be scaled with other statistics (or cut to another geometry) than the model
+        decodes with."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is None or not hasattr(datamodule, "preprocessing"):
+            return
+        if datamodule.preprocessing is not None:
+            self._warn_kept_geometry(geometry_differences(self.preprocessing, datamodule.preprocessing))
+        datamodule.preprocessing = self.preprocessing
 
     def _resume_random_state(self, state: dict[str, Tensor] | None) -> None:
         """Resuming a fit: continue the random streams where the checkpoint left them (see seqzoo.rng)."""
@@ -258,11 +316,18 @@ class SeqzooTask(pl.LightningModule):
         opt = OPTIMIZERS[h.optimizer](trainable, lr=h.lr, weight_decay=h.weight_decay, **extra)
         if h.scheduler is None:
             return opt
-        kwargs = dict(h.scheduler_kwargs or {})
-        if h.scheduler == "plateau":
-            kwargs.setdefault("mode", self.monitor_mode)  # accuracy-like metrics plateau from below
-        sched = SCHEDULERS[h.scheduler](opt, **kwargs)
+        sched = build_scheduler(h.scheduler, opt, self._scheduler_kwargs(h.scheduler, h.scheduler_kwargs))
+        if not self.automatic_optimization:  # the task steps it itself (TBPTT); Lightning warns at a monitor
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched}}
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": self.monitor}}
+
+    def _scheduler_kwargs(self, scheduler: str, given: dict[str, Any] | None) -> dict[str, Any]:
+        """`scheduler_kwargs` as the scheduler gets them; a plateau follows the monitored metric's direction
+        (accuracy-like metrics plateau from below). A copy: the saved hyperparameters stay as given."""
+        kwargs = dict(given or {})
+        if scheduler == "plateau":
+            kwargs.setdefault("mode", self.monitor_mode)
+        return kwargs
 
     @staticmethod
     def init_kwargs(hparams: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from seqzoo.errors import SeqzooError
 from seqzoo.inference import binary_classes, class_logits, class_probabilities
 from seqzoo.tasks.base import SeqzooTask
 
@@ -83,6 +84,18 @@ class ClassificationTask(SeqzooTask):
         self.metrics = nn.ModuleDict(
             {s: class_metrics(num_classes).clone(prefix=f"{s}_") for s in ("val", "test")}
         )
+
+    def setup(self, stage: str) -> None:
+        """Refuse data with another number of classes than the head has (a data module that says how
+        many it has): a 3-class model trained on binary labels would train without an error."""
+        super().setup(stage)
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        given = getattr(datamodule, "num_classes", None)
+        if given is not None and given != self.hparams.num_classes:
+            raise SeqzooError(
+                f"num_classes is {self.hparams.num_classes}, but the data has {given} classes; set "
+                f"model.init_args.num_classes to {given}"
+            )
 
     @staticmethod
     def _split(batch) -> tuple[Tensor, Tensor | None, Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import lightning.pytorch as pl
@@ -11,6 +12,8 @@ from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
 from seqzoo.errors import SeqzooError
 from seqzoo.inference import check_task_arguments, forecast, persistence
+from seqzoo.nn.recurrent import RecurrentEncoder
+from seqzoo.registry import model_spec
 from seqzoo.tasks.base import SeqzooTask
 
 LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
@@ -79,6 +82,8 @@ class ForecastingTask(SeqzooTask):
             )
         if tbptt_steps is not None and tbptt_steps < 1:
             raise SeqzooError(f"tbptt_steps must be >= 1 or None, got {tbptt_steps}")
+        if tbptt_steps is not None:
+            self._refuse_dropout_under_tbptt()
         self.loss_fn = LOSSES[loss]()
         self.automatic_optimization = tbptt_steps is None
         metrics = MetricCollection({"mae": MeanAbsoluteError(), "mse": MeanSquaredError()})
@@ -90,15 +95,55 @@ class ForecastingTask(SeqzooTask):
             }
         )
 
+    def _refuse_dropout_under_tbptt(self) -> None:
+        """TBPTT trains through `forward_chunk`, which applies neither dropout nor recurrent dropout: a
+        network built with them would silently train without. Carrying each sequence's masks across
+        chunks would need the masked cell loop to start from a carried state, so it is refused instead."""
+        rates = {
+            name: getattr(module, name)
+            for module in self.net.modules()
+            if isinstance(module, RecurrentEncoder)
+            for name in ("dropout", "recurrent_dropout")
+            if getattr(module, name) > 0
+        }
+        if rates:
+            given = ", ".join(f"{name}={rate}" for name, rate in rates.items())
+            raise SeqzooError(
+                f"tbptt_steps trains without dropout, but the {self.hparams.arch!r} network has {given}; set "
+                "arch_kwargs.dropout and arch_kwargs.recurrent_dropout to 0, or leave tbptt_steps out"
+            )
+
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        inputs = getattr(self.preprocessor, "inputs", None) if self.preprocessing else None
-        declared = (self.hparams.arch_kwargs or {}).get("input_size")
-        if inputs is not None and declared is not None and declared != len(inputs):
-            raise SeqzooError(
-                f"arch_kwargs.input_size is {declared}, but the data gives {len(inputs)} inputs: {inputs}"
-            )
+        self._check_input_size()
         self._check_window_length()
+
+    def _check_input_size(self) -> None:
+        """A network built for another number of inputs fails with a raw matrix-shape error at the first
+        step: compare it with the data's inputs (named, as Jena's, or else its window's features)."""
+        if not self.preprocessing:
+            return
+        inputs = getattr(self.preprocessor, "inputs", None)
+        shape = getattr(self.preprocessor, "window_shape", None)
+        given = len(inputs) if inputs is not None else shape[1] if shape is not None else None
+        built = self._built_input_size()
+        if given is not None and built is not None and built != given:
+            named = f": {inputs}" if inputs is not None else ""
+            raise SeqzooError(
+                f"the network reads {built} inputs (arch_kwargs.input_size), but the data gives "
+                f"{given}{named}"
+            )
+
+    def _built_input_size(self) -> int | None:
+        """The network's input width: arch_kwargs.input_size, else its architecture's default (None for a
+        token network, whose embedding decides its width)."""
+        kwargs = self.hparams.arch_kwargs or {}
+        if kwargs.get("vocab_size"):
+            return None
+        if "input_size" in kwargs:
+            return kwargs["input_size"]
+        param = inspect.signature(model_spec(self.hparams.arch).factory).parameters.get("input_size")
+        return None if param is None or param.default is param.empty else param.default
 
     def _check_window_length(self) -> None:
         """A network that reads a fixed number of steps (the dense baseline) fails with a matrix-shape
@@ -171,9 +216,17 @@ class ForecastingTask(SeqzooTask):
         return loss
 
     def on_train_epoch_end(self) -> None:
+        """Manual optimization (TBPTT) steps its epoch schedulers itself; a plateau schedule steps on the
+        monitored metric, which the epoch's validation has just logged (it waits while there is none)."""
         scheduler = self.lr_schedulers() if not self.automatic_optimization else None
-        if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step()  # manual optimization steps its epoch schedulers itself
+        if scheduler is None:
+            return
+        if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step()
+            return
+        metric = self.trainer.callback_metrics.get(self.monitor)
+        if metric is not None:
+            scheduler.step(metric)
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], split: str) -> None:
         x, y = batch
