@@ -9,8 +9,19 @@ import os
 import pickle
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
+
+from seqzoo.cli_checks import (
+    check_before_running,
+    check_ckpt_fits,
+    check_ckpt_path,
+    config_files,
+    new_run_folder,
+    read_recipe,
+    recipe_model,
+    remove_unused_run_folder,
+)
+from seqzoo.cli_parser import parser_class
 
 DDP_TIMEOUT = 300.0  # seconds; see SeqzooCLI's --ddp_timeout
 ONNX_CHECKED = "(ONNX Runtime answers as PyTorch does on random windows)"
@@ -70,20 +81,27 @@ def _lightning_cli(args: list[str] | None, run: bool = True):
                 self.model.adopt_gradient_clipping(self.trainer)
 
         def _parse_ckpt_path(self) -> None:
-            # LightningCLI reads --ckpt_path's hyperparameters (weights_only) before anything else runs
+            # LightningCLI reads --ckpt_path's hyperparameters (weights_only) before anything else runs,
+            # and lets them replace the recipe's model: a checkpoint of another model is refused first
             subcommand = self.config.get("subcommand")
             if subcommand:
-                _check_ckpt_path(self.config[subcommand].get("ckpt_path"))
+                config = self.config[subcommand]
+                ckpt = check_ckpt_path(config.get("ckpt_path"))
+                if ckpt is not None:
+                    check_ckpt_fits(ckpt, f"--ckpt_path {config.get('ckpt_path')}", recipe_model(config))
             super()._parse_ckpt_path()
 
         def _run_subcommand(self, subcommand: str) -> None:
             config = self.config_init[subcommand]
             if config.get("weights_only") is None:  # explicit, whatever torch's default or environment
                 config["weights_only"] = True
+            check_before_running(self.trainer, self.model, subcommand, config.get("ckpt_path"))
+            created = new_run_folder(self.trainer)
             try:
                 with _refusing_pickles(config.get("ckpt_path")):
                     super()._run_subcommand(subcommand)
             except BaseException as err:
+                remove_unused_run_folder(created)
                 if self.trainer.world_size > 1:
                     lost = _fail_together(self.trainer, err, self._get(self.config, "ddp_timeout"))
                     if lost is not None:
@@ -109,26 +127,10 @@ def _lightning_cli(args: list[str] | None, run: bool = True):
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
+        parser_class=parser_class(),
         args=args,
         run=run,
     )
-
-
-def _check_ckpt_path(ckpt_path: str | None) -> None:
-    """Refuse a --ckpt_path that is missing or no seqzoo checkpoint before anything is built or written;
-    Lightning would find out only once training or evaluation starts, with a traceback.
-
-    Lightning's special values ("best", "last", "hpc", "registry[:name]") and remote URLs are left to
-    Lightning, unless a local file of that name exists (which Lightning then reads too).
-    """
-    from seqzoo.checkpoint import read_checkpoint
-
-    if not ckpt_path:
-        return
-    path = str(ckpt_path)
-    special = path in ("best", "last", "hpc") or path.lower().split(":", 1)[0] == "registry" or "://" in path
-    if Path(path).is_file() or not special:
-        read_checkpoint(path, f"--ckpt_path {path}")
 
 
 @contextlib.contextmanager
@@ -341,10 +343,13 @@ TOOLS = {"list", "evaluate", "export", "export-onnx", "demo", "push", "download"
 
 def _seqzoo_cause(err: BaseException | None) -> BaseException | None:
     """The SeqzooError behind `err`: jsonargparse re-raises errors of the model's and data's constructors
-    (a fine-tune's conflicting arch_kwargs, say) as a ValueError listing every type it tried."""
+    (a fine-tune's conflicting arch_kwargs, say) as a ValueError listing every type it tried. Lightning's
+    MisconfigurationException counts as one: it says which setting is wrong, the traceback adds nothing."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from seqzoo.errors import SeqzooError
 
-    while err is not None and not isinstance(err, SeqzooError):
+    while err is not None and not isinstance(err, SeqzooError | MisconfigurationException):
         err = err.__cause__ or err.__context__
     return err
 
@@ -358,12 +363,15 @@ def main(argv: list[str] | None = None) -> Any:
         return 0
     if args[0] not in TOOLS:
         try:
+            for recipe in config_files(args):
+                read_recipe(recipe)
             _lightning_cli(None if argv is None else args)  # None: LightningCLI reads sys.argv itself
         except Exception as err:  # our own errors already say what is wrong: no traceback
             cause = _seqzoo_cause(err)
             if cause is None:
                 raise
-            print(f"seqzoo {args[0]}: error: {cause}", file=sys.stderr)
+            message = str(cause) if isinstance(cause, SeqzooError) else " ".join(str(cause).split())
+            print(f"seqzoo {args[0]}: error: {message}", file=sys.stderr)
             return 2
         return 0
     ns = _tools_parser().parse_args(args)

@@ -12,9 +12,38 @@ from rich.table import Table
 
 import seqzoo
 from seqzoo.catalog import pretrained_path
+from seqzoo.errors import SeqzooError
 
 DEFAULT_RECIPE = Path("recipes/synthetic/gru.yaml")
 UNSEEN_SEED = 2026  # the recipe's data uses seed 0; these series were never seen in training
+WINDOW = 10  # the unseen windows' length, as the bundled gru.synthetic reads them
+
+
+def _check_options(recipe: str | None, epochs: int | None) -> None:
+    """Refuse what the demo could not finish before it trains: it exports the checkpoint its training
+    wrote (none after 0 epochs), then compares with the bundled gru.synthetic on synthetic windows."""
+    from seqzoo.cli_checks import read_recipe
+
+    if epochs is not None and epochs < 1:
+        raise SeqzooError(f"--epochs must be at least 1 (the demo exports what it trained), got {epochs}")
+    if recipe is None:
+        return
+    config = read_recipe(recipe, "--recipe")
+    model, data = (_class_name(config.get(key)) for key in ("model", "data"))
+    data_args = config["data"].get("init_args") or {} if isinstance(config.get("data"), dict) else {}
+    one_window = data_args.get("window", WINDOW) == WINDOW and not data_args.get("sequence_targets", False)
+    if (model, data) != ("ForecastingTask", "SyntheticDataModule") or not one_window:
+        raise SeqzooError(
+            f"--recipe {recipe}: the demo compares with the bundled gru.synthetic on windows of {WINDOW} "
+            "synthetic values, so it needs a ForecastingTask on SyntheticDataModule with the default window "
+            f"and one target per window (recipes/synthetic/*.yaml); this recipe trains {model} on {data}"
+        )
+
+
+def _class_name(section: object) -> str | None:
+    """The class a recipe section names (`class_path: a.b.C` or just `a.b.C`), without its module."""
+    class_path = section.get("class_path") if isinstance(section, dict) else section
+    return str(class_path).rsplit(".", 1)[-1] if class_path else None
 
 
 def _recipe_path(recipe: str | None, workdir: Path) -> str:
@@ -37,6 +66,7 @@ def run_demo(recipe: str | None = None, epochs: int | None = None, workdir: str 
     from seqzoo.cli import _lightning_cli
     from seqzoo.data.synthetic import sum_of_sines, windows_of
 
+    _check_options(recipe, epochs)
     console = Console()
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -64,7 +94,7 @@ def run_demo(recipe: str | None = None, epochs: int | None = None, workdir: str 
 
     console.rule("3/4 reload with one call and predict on unseen windows")
     model = seqzoo.load(artifact)
-    windows, truth = windows_of(sum_of_sines(4, 1000, seed=UNSEEN_SEED))
+    windows, truth = windows_of(sum_of_sines(4, 1000, seed=UNSEEN_SEED), WINDOW)
     console.print(
         f'seqzoo.load("{artifact}").predict(windows of shape {windows.shape}) '
         f"-> {model.predict(windows[:3]).round(3).tolist()} ..."

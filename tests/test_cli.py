@@ -120,6 +120,41 @@ def test_a_ckpt_path_that_is_missing_or_no_checkpoint_is_one_line_before_anythin
     assert not (tmp_path / "out").exists()
 
 
+def test_a_checkpoint_of_another_task_or_architecture_than_the_recipe_is_refused_before_running(
+    trained_checkpoint, classifier_checkpoint, tmp_path
+):
+    """LightningCLI would build the checkpoint's model and run it on the recipe's data: a classifier on
+    synthetic series fails deep inside; a GRU checkpoint under the LSTM recipe tests a model the recipe
+    does not describe. Matching pairs run (test_validate_test_and_predict_subcommands_run_on_a_checkpoint)."""
+    cases = {
+        "classifier": (
+            "recipes/synthetic/gru.yaml",
+            classifier_checkpoint,
+            "a checkpoint of a classification model ('gru' network), but the recipe's model is a forecasting "
+            "model ('gru' network); give the recipe that trained it",
+        ),
+        "other architecture": (
+            "recipes/synthetic/lstm.yaml",
+            trained_checkpoint,
+            "a checkpoint of a forecasting model ('gru' network), but the recipe's model is a forecasting "
+            "model ('lstm' network); give the recipe that trained it (--config recipes/synthetic/gru.yaml)",
+        ),
+    }
+    for name, (recipe, ckpt, reason) in cases.items():
+        logs = ["--trainer.logger.init_args.save_dir", str(tmp_path / name)]
+        proc = run_seqzoo("test", "--config", recipe, "--ckpt_path", str(ckpt), *logs, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        assert proc.stderr.strip() == f"seqzoo test: error: --ckpt_path {ckpt}: {reason}"
+        assert not (tmp_path / name).exists()
+    proc = run_seqzoo(
+        "validate", "--config", "recipes/synthetic/gru.yaml", "--ckpt_path", "best", check=False
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.startswith(
+        "seqzoo validate: error: --ckpt_path best: names the best checkpoint of a fit"
+    )
+
+
 def test_evaluate_on_an_accelerator_it_cannot_use_is_a_one_line_error():
     accelerators = ["abacus"] + ([] if torch.cuda.is_available() else ["gpu"])
     for accelerator in accelerators:
