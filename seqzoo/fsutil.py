@@ -139,7 +139,7 @@ def destination_folder(directory: str | Path, what: str) -> Path:
             f"refusing to write the {what} into {directory}: writing replaces the whole folder, and it is "
             "the current working folder or holds it; give a new folder, e.g. ./my-model"
         )
-    blocking = next((p for p in [dest, *dest.parents][1:] if p.exists()), None)
+    blocking = next((p for p in dest.parents if p.exists()), None)  # the nearest that exists
     if blocking is not None and not blocking.is_dir():
         raise ArtifactError(f"{blocking} is a file; cannot write the {what} into {dest}")
     return dest

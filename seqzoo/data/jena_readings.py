@@ -2,7 +2,7 @@
 
 Real exports have holes (`-9999` placeholders, missing rows, a repeated row). One forecast reads only
 the last window, so only that window has to be clean; a rolling forecast over a whole export answers
-every window that is clean and leaves out the others, as the DataModule's windows never span a gap.
+every window that is clean and gives NaN for the others, as the DataModule's windows never span a gap.
 """
 
 from __future__ import annotations
