@@ -349,9 +349,17 @@ def _seqzoo_cause(err: BaseException | None) -> BaseException | None:
 
     from seqzoo.errors import SeqzooError
 
-    while err is not None and not isinstance(err, SeqzooError | MisconfigurationException):
+    while err is not None and not (
+        isinstance(err, SeqzooError | MisconfigurationException) or _lost_metric(err)
+    ):
         err = err.__cause__ or err.__context__
     return err
+
+
+def _lost_metric(err: BaseException) -> bool:
+    """Lightning's EarlyStopping, watching a metric nothing logs, stops the run with a RuntimeError that
+    already lists the metrics there are (`cli_checks` refuses the task's own names before training)."""
+    return isinstance(err, RuntimeError) and "conditioned on metric" in str(err)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -140,6 +140,16 @@ def test_training_settings_that_fail_in_training_are_one_line_before_anything_is
         assert not (tmp_path / name).exists(), f"{name}: wrote a run folder before failing"
 
 
+def test_early_stopping_on_a_metric_nothing_logs_is_one_line_after_the_epoch(tmp_path):
+    """A name outside the task's own could come from another callback, so it is only found out when
+    the first validation ends: still one line, naming the metrics there are."""
+    watch = ["--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.monitor"]
+    proc = run_seqzoo(*tiny_fit(tmp_path, *watch, "my_metric"), check=False)
+    (line,) = error_lines(proc, "fit")
+    assert "Early stopping conditioned on metric `my_metric` which is not available" in line, line
+    assert "val_mae" in line
+
+
 def test_a_failed_fit_removes_the_run_folder_it_created_and_nothing_else(tmp_path):
     """A learning rate of 1e30 trains one step, then fails on a non-finite loss after Lightning has written
     the run's config.yaml: the folder the command created goes; one that existed stays as it was."""

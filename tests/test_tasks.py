@@ -285,6 +285,7 @@ def test_setup_checks_an_architectures_default_input_size_against_named_inputs()
         ),
         ({"scheduler": "step"}, r"scheduler 'step' .*missing 1 required positional argument: 'step_size'"),
         ({"scheduler": "plateau", "scheduler_kwargs": {"factor": 2}}, r"'plateau' .*Factor should be < 1.0"),
+        ({"scheduler_kwargs": {"T_max": 12}}, r"scheduler_kwargs \{'T_max': 12\} apply to no scheduler"),
     ],
 )
 def test_bad_optimizer_and_scheduler_settings_fail_when_the_task_is_built(kwargs, match):

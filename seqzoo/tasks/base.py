@@ -120,6 +120,11 @@ class SeqzooTask(pl.LightningModule):
         if scheduler is not None and scheduler not in SCHEDULERS:
             raise SeqzooError(f"scheduler must be one of {sorted(SCHEDULERS)} or None, got {scheduler!r}")
         check_optimizer_numbers(lr=lr, weight_decay=weight_decay, momentum=momentum)
+        if scheduler is None and scheduler_kwargs:
+            raise SeqzooError(
+                f"scheduler_kwargs {scheduler_kwargs} apply to no scheduler; name one (scheduler: "
+                f"{' | '.join(SCHEDULERS)}) or leave scheduler_kwargs out"
+            )
         if scheduler is not None:  # on a throwaway optimizer: bad scheduler_kwargs fail before data loads
             build_scheduler(
                 scheduler, _throwaway_optimizer(lr), self._scheduler_kwargs(scheduler, scheduler_kwargs)
