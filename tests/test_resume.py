@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import lightning.pytorch as pl
 import pytest
 import torch
@@ -10,6 +12,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from seqzoo.callbacks import BestAndLastCheckpoint
 from seqzoo.data.synthetic import SyntheticDataModule
+from seqzoo.loggers import ResumableCSVLogger
 from seqzoo.tasks import ForecastingTask
 
 SMALL = {"train_series": 2, "val_series": 1, "test_series": 1, "series_length": 120}
@@ -56,3 +59,27 @@ def test_a_restored_model_reads_the_data_with_its_own_statistics(tmp_path):
     assert other.preprocessing == task.preprocessing
     assert restored["test_naive_mae"] == pytest.approx(expected["test_naive_mae"], rel=1e-6)
     assert restored["test_mae"] == pytest.approx(expected["test_mae"], rel=1e-6)
+
+
+def test_a_resumed_run_keeps_the_metrics_it_logged_before(tmp_path):
+    """Lightning's CSVLogger deletes metrics.csv when the run's folder exists, so a run resumed with
+    `--ckpt_path last` kept only its last epoch's rows. The recipes' logger continues the file; rows
+    of steps the resumed run redoes would give way to the new ones."""
+
+    def run(epochs: int, ckpt_path: str | None) -> None:
+        logger = ResumableCSVLogger(tmp_path, name="run", version="named")
+        checkpoint = BestAndLastCheckpoint(monitor="val_mae", filename="best", save_last=True)
+        fitting = pl.Trainer(
+            max_epochs=epochs, limit_train_batches=2, limit_val_batches=1, logger=logger,
+            callbacks=[checkpoint], log_every_n_steps=1, enable_progress_bar=False,
+            enable_model_summary=False, accelerator="cpu",
+        )  # fmt: skip
+        fitting.fit(tiny_task(), SyntheticDataModule(**SMALL), ckpt_path=ckpt_path)
+
+    run(2, None)
+    run(3, "last")
+    rows = list(csv.DictReader((tmp_path / "run" / "named" / "metrics.csv").open()))
+    validated = [(int(row["epoch"]), int(row["step"])) for row in rows if row["val_mae"]]
+    assert validated == [(0, 1), (1, 3), (2, 5)]
+    trained = [int(row["step"]) for row in rows if row["train_loss"]]
+    assert trained == sorted(set(trained)) and trained[0] == 0 and trained[-1] == 5
