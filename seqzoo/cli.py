@@ -350,16 +350,23 @@ def _seqzoo_cause(err: BaseException | None) -> BaseException | None:
     from seqzoo.errors import SeqzooError
 
     while err is not None and not (
-        isinstance(err, SeqzooError | MisconfigurationException) or _lost_metric(err)
+        isinstance(err, SeqzooError | MisconfigurationException) or _lightning_setting_error(err)
     ):
         err = err.__cause__ or err.__context__
     return err
 
 
-def _lost_metric(err: BaseException) -> bool:
-    """Lightning's EarlyStopping, watching a metric nothing logs, stops the run with a RuntimeError that
-    already lists the metrics there are (`cli_checks` refuses the task's own names before training)."""
-    return isinstance(err, RuntimeError) and "conditioned on metric" in str(err)
+# Lightning errors about a setting that already say what to change; a traceback would add nothing.
+LIGHTNING_SETTING_ERRORS = (
+    (RuntimeError, "conditioned on metric"),  # EarlyStopping on a metric nothing logs, after validating
+    (ValueError, "`val_check_interval`"),  # more batches between validations than an epoch has
+)
+
+
+def _lightning_setting_error(err: BaseException) -> bool:
+    """Whether `err` is one of Lightning's LIGHTNING_SETTING_ERRORS (`cli_checks` refuses the settings it
+    can check before training: the task's own metric names, say)."""
+    return any(isinstance(err, kind) and text in str(err) for kind, text in LIGHTNING_SETTING_ERRORS)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -140,14 +140,22 @@ def test_training_settings_that_fail_in_training_are_one_line_before_anything_is
         assert not (tmp_path / name).exists(), f"{name}: wrote a run folder before failing"
 
 
-def test_early_stopping_on_a_metric_nothing_logs_is_one_line_after_the_epoch(tmp_path):
-    """A name outside the task's own could come from another callback, so it is only found out when
-    the first validation ends: still one line, naming the metrics there are."""
+def test_settings_lightning_finds_wrong_once_running_are_one_line_too(tmp_path):
+    """A monitored name outside the task's own could come from another callback, so it is only found
+    out when the first validation ends; validating every 1,000 batches of a 3-batch epoch once the
+    data is loaded. Lightning's message says what to change; it comes as one line."""
     watch = ["--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.monitor"]
-    proc = run_seqzoo(*tiny_fit(tmp_path, *watch, "my_metric"), check=False)
-    (line,) = error_lines(proc, "fit")
+    procs = run_side_by_side(
+        {
+            "monitor": tiny_fit(tmp_path / "monitor", *watch, "my_metric"),
+            "interval": tiny_fit(tmp_path / "interval", "--trainer.val_check_interval", "1000"),
+        }
+    )
+    (line,) = error_lines(procs["monitor"], "fit")
     assert "Early stopping conditioned on metric `my_metric` which is not available" in line, line
     assert "val_mae" in line
+    (line,) = error_lines(procs["interval"], "fit")
+    assert "`val_check_interval` (1000) must be less than or equal to the number of the training" in line
 
 
 def test_a_failed_fit_removes_the_run_folder_it_created_and_nothing_else(tmp_path):
