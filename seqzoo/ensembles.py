@@ -139,24 +139,44 @@ def _card(member: SeqzooTask) -> dict[str, Any]:
     }
 
 
-def _name(model: SeqzooTask | str | Path) -> str:
-    if isinstance(model, str | Path):
-        return str(model)
-    config = getattr(model, "artifact_config", None) or {}
-    return config.get("name") or model.hparams.arch
+def _name(loaded: SeqzooTask, given: SeqzooTask | str | Path) -> str:
+    """What a member is called in ensemble.json, its folder name, the card and evaluate's metric keys:
+    the name its artifact records, else the catalogue name or Hub id it was given, else its folder's
+    name (never a local path, which would travel to the Hub), else its architecture."""
+    config = getattr(loaded, "artifact_config", None) or {}
+    if config.get("name"):
+        return config["name"]
+    if isinstance(given, str) and not Path(given).exists():
+        return given  # a Hub repo id
+    if isinstance(given, str | Path):
+        return Path(given).expanduser().resolve().name
+    return loaded.hparams.arch
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Names told apart where members share one (`gru.synthetic`, `gru.synthetic-2`): evaluate reports
+    each member's metrics under its name, and one would hide the other."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return unique
 
 
 def ensemble(models: Sequence[SeqzooTask | str | Path]) -> Ensemble:
     """An ensemble of checkpoints: names, folders or Hub ids (loaded with `seqzoo.load`) or loaded models."""
     if isinstance(models, str | Path):
         raise InputError("expected a list of checkpoints, got a single name; e.g. ensemble(['a', 'b'])")
+    models = list(models)  # read twice: loaded, then named
     members = []
     for model in models:
         loaded = seqzoo.load(model) if isinstance(model, str | Path) else model
         if not isinstance(loaded, SeqzooTask):
             raise InputError(f"ensemble members must be single checkpoints, got {type(loaded).__name__}")
         members.append(loaded)
-    return Ensemble(members, [_name(m) for m in models])
+    names = [_name(loaded, given) for loaded, given in zip(members, models, strict=True)]
+    return Ensemble(members, _unique(names))
 
 
 def load_ensemble(folder: str | Path) -> Ensemble:

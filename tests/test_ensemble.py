@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import seqzoo
+from seqzoo.catalog import pretrained_path
 from seqzoo.data.synthetic import SyntheticDataModule, windows_of
 from seqzoo.ensembles import MANIFEST, Ensemble
 from seqzoo.errors import ArtifactError, InputError
 from seqzoo.evaluation import evaluate
-from seqzoo.tasks import ClassificationTask
+from seqzoo.tasks import ClassificationTask, ForecastingTask
 
 SYNTHETIC = seqzoo.list_pretrained("*.synthetic")
 
@@ -55,6 +56,22 @@ def test_members_can_be_loaded_models_and_names_mixed(test_windows):
     lstm = seqzoo.load("lstm.synthetic")
     expected = (gru.predict(x[:5], batch_size=2) + lstm.predict(x[:5], batch_size=2)) / 2  # options pass on
     np.testing.assert_allclose(ens.predict(x[:5], batch_size=2), expected, rtol=1e-12)
+
+
+def test_members_are_named_as_their_artifacts_and_apart_from_each_other(tmp_path):
+    """A member given as a folder is named as its artifact records (a local path would travel to the
+    Hub in ensemble.json and the card), and two members of one name are told apart, or evaluate's
+    per-member metrics would keep one of them."""
+    folder = str(pretrained_path("gru.synthetic"))
+    unnamed = ForecastingTask(arch="lstm", preprocessing=seqzoo.load("gru.synthetic").preprocessing)
+    copy = unnamed.save_pretrained(tmp_path / "my-lstm")
+    pair = seqzoo.ensemble([folder, "gru.synthetic", str(copy), unnamed])
+    assert pair.names == ["gru.synthetic", "gru.synthetic-2", "my-lstm", "lstm"]
+    saved = json.loads(pair.save_pretrained(tmp_path / "ens").joinpath("ensemble.json").read_text())
+    assert [m["name"] for m in saved["members"]] == pair.names
+    assert str(tmp_path) not in (tmp_path / "ens" / "README.md").read_text()
+    metrics, _ = evaluate(seqzoo.ensemble([folder, "gru.synthetic"]))  # members with recipes: evaluable
+    assert {"gru.synthetic:test_mae", "gru.synthetic-2:test_mae"} <= set(metrics)
 
 
 def test_save_pretrained_then_load_gives_the_same_ensemble(tmp_path, test_windows):
