@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,16 +59,17 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     return ckpt
 
 
-def quiet_trainer(epochs: int):
-    """A CPU Trainer that writes nothing and prints little, for tests that fit tiny models in-process."""
+def quiet_trainer(epochs: int, **overrides: Any):
+    """A CPU Trainer that writes nothing and prints little, for tests that fit tiny models in-process;
+    `overrides` are Trainer arguments (batch limits, a logger or callbacks a test looks at)."""
     import lightning.pytorch as pl
 
-    return pl.Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        deterministic=True,
-    )
+    quiet = {
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "accelerator": "cpu",
+        "deterministic": True,
+    }
+    return pl.Trainer(max_epochs=epochs, **{**quiet, **overrides})

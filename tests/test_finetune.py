@@ -23,7 +23,7 @@ from seqzoo.errors import ArtifactError, SeqzooError
 from seqzoo.preprocessing import adopt_geometry
 from seqzoo.tasks import ClassificationTask, ForecastingTask
 
-from .conftest import ROOT, require_shared_data, run_seqzoo
+from .conftest import ROOT, quiet_trainer, require_shared_data, run_seqzoo
 
 RECIPE = "recipes/synthetic/gru.yaml"
 # Other series than gru.synthetic was trained on (another seed, twice the noise): a new dataset.
@@ -214,10 +214,7 @@ def test_an_ensemble_cannot_start_a_fine_tune(tmp_path):
 
 
 def tiny_trainer() -> pl.Trainer:
-    return pl.Trainer(
-        max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False,
-    )  # fmt: skip
+    return quiet_trainer(1, limit_train_batches=2, limit_val_batches=1)
 
 
 def test_a_dense_network_refuses_a_window_of_another_length_before_training(tmp_path):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 import lightning.pytorch as pl
 import pytest
@@ -15,6 +16,8 @@ from seqzoo.data.synthetic import SyntheticDataModule
 from seqzoo.loggers import ResumableCSVLogger
 from seqzoo.tasks import ForecastingTask
 
+from .conftest import quiet_trainer
+
 SMALL = {"train_series": 2, "val_series": 1, "test_series": 1, "series_length": 120}
 
 
@@ -23,11 +26,11 @@ def tiny_task() -> ForecastingTask:
     return ForecastingTask(arch="gru", arch_kwargs={"hidden_size": 4}, lr=0.01)
 
 
-def trainer(tmp_path, epochs: int, *callbacks: pl.Callback) -> pl.Trainer:
-    return pl.Trainer(
-        max_epochs=epochs, limit_train_batches=2, limit_val_batches=1, logger=False,
-        callbacks=list(callbacks), enable_progress_bar=False, enable_model_summary=False,
-        default_root_dir=tmp_path, accelerator="cpu",
+def trainer(epochs: int, *callbacks: pl.Callback, **overrides: Any) -> pl.Trainer:
+    """Two training and one validation batch per epoch; checkpoints only through `callbacks`."""
+    return quiet_trainer(
+        epochs, limit_train_batches=2, limit_val_batches=1, callbacks=list(callbacks),
+        enable_checkpointing=bool(callbacks), **overrides,
     )  # fmt: skip
 
 
@@ -36,7 +39,7 @@ def test_last_ckpt_follows_every_epoch_even_when_the_monitored_metric_stops_impr
     """`mode="max"` on a falling val_mae: only epoch 0 is ever the best. Lightning's own class then
     keeps last.ckpt at epoch 0 (a resume would redo two epochs); the recipes' class follows the run."""
     checkpoint = kind(dirpath=tmp_path, monitor="val_mae", mode="max", filename="best", save_last=True)
-    trainer(tmp_path, 3, checkpoint).fit(tiny_task(), SyntheticDataModule(**SMALL))
+    trainer(3, checkpoint).fit(tiny_task(), SyntheticDataModule(**SMALL))
     best = torch.load(tmp_path / "best.ckpt", weights_only=True)
     last = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert best["global_step"] == 2
@@ -48,13 +51,13 @@ def test_a_restored_model_reads_the_data_with_its_own_statistics(tmp_path):
     the batches are scaled with the checkpoint's, so the naive baseline, which does not depend on the
     model, and the model score exactly as on the original data module."""
     task, data = tiny_task(), SyntheticDataModule(**SMALL)
-    run = trainer(tmp_path, 1)
+    run = trainer(1)
     run.fit(task, data)
     run.save_checkpoint(tmp_path / "run.ckpt")
-    (expected,) = trainer(tmp_path, 1).test(task, data, verbose=False)
+    (expected,) = trainer(1).test(task, data, verbose=False)
     other = SyntheticDataModule(**SMALL)  # the same series, with statistics fitted otherwise
     other.preprocessing = {**task.preprocessing, "mean": 3.0, "std": 7.0}
-    restoring = trainer(tmp_path, 1)
+    restoring = trainer(1)
     (restored,) = restoring.test(tiny_task(), other, ckpt_path=tmp_path / "run.ckpt", verbose=False)
     assert other.preprocessing == task.preprocessing
     assert restored["test_naive_mae"] == pytest.approx(expected["test_naive_mae"], rel=1e-6)
@@ -69,11 +72,7 @@ def test_a_resumed_run_keeps_the_metrics_it_logged_before(tmp_path):
     def run(epochs: int, ckpt_path: str | None) -> None:
         logger = ResumableCSVLogger(tmp_path, name="run", version="named")
         checkpoint = BestAndLastCheckpoint(monitor="val_mae", filename="best", save_last=True)
-        fitting = pl.Trainer(
-            max_epochs=epochs, limit_train_batches=2, limit_val_batches=1, logger=logger,
-            callbacks=[checkpoint], log_every_n_steps=1, enable_progress_bar=False,
-            enable_model_summary=False, accelerator="cpu",
-        )  # fmt: skip
+        fitting = trainer(epochs, checkpoint, logger=logger, log_every_n_steps=1)
         fitting.fit(tiny_task(), SyntheticDataModule(**SMALL), ckpt_path=ckpt_path)
 
     run(2, None)

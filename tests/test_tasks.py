@@ -166,15 +166,12 @@ def test_the_training_loss_reaches_the_logger_on_exactly_its_steps(accumulate, t
             with torch.no_grad():
                 seen[batch_idx] = module._loss(module._logits(batch[0], batch[1]), batch[2]).item()
 
-    trainer = pl.Trainer(
-        max_epochs=1,
+    trainer = quiet_trainer(
+        1,
         log_every_n_steps=2,
         accumulate_grad_batches=accumulate,
         logger=pl.loggers.CSVLogger(tmp_path, name="log"),
         callbacks=[LossBeforeStep()],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
     )
     trainer.fit(task, DataLoader(TensorDataset(*data), batch_size=32))
     header, *lines = (tmp_path / "log" / "version_0" / "metrics.csv").read_text().splitlines()
