@@ -13,7 +13,7 @@ import seqzoo
 from seqzoo.card import metric_label, read_card_metadata
 from seqzoo.catalog import RELATIVE_TOLERANCE, catalog
 from seqzoo.data.synthetic import sum_of_sines, windows_of
-from seqzoo.evaluation import evaluate
+from seqzoo.evaluation import evaluate, full_float32_precision
 
 from .conftest import require_shared_data, run_seqzoo
 
@@ -82,6 +82,21 @@ def test_evaluate_measures_a_model_moved_to_another_float_dtype(dtype):
     metrics, _ = evaluate(seqzoo.load("gru.synthetic").to(dtype))
     tolerance = RELATIVE_TOLERANCE if dtype == torch.float64 else 0.01  # bfloat16 keeps 8 bits
     assert metrics["test_mae"] == pytest.approx(stated["test_mae"], rel=tolerance)
+
+
+def test_evaluation_measures_without_tf32_and_gives_back_the_callers_settings():
+    """On a GPU, cuDNN's TF32 products moved seq2seq.addition's exact match off its card
+    (tests/test_gpu.py measures that there); here, that the settings switch and come back."""
+    cudnn, before = torch.backends.cudnn, torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")  # what Lightning's tip on a GPU suggests
+    try:
+        with full_float32_precision():
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert (cudnn.rnn.fp32_precision, cudnn.conv.fp32_precision) == ("ieee", "ieee")
+        assert torch.get_float32_matmul_precision() == "high"
+        assert (cudnn.rnn.fp32_precision, cudnn.conv.fp32_precision) == ("tf32", "tf32")
+    finally:
+        torch.set_float32_matmul_precision(before)
 
 
 @pytest.mark.parametrize("name", seqzoo.list_pretrained())
