@@ -64,13 +64,20 @@ class GradNormProbe(pl.Callback):
 
 class MetricsProbe(pl.Callback):
     """When fitting ends, write the optimizer steps taken and every metric the run logged, as numbers, to
-    `$SEQZOO_TEST_METRICS_FILE` (JSON; NaN stays NaN): how a test knows the run trained and validated."""
+    `$SEQZOO_TEST_METRICS_FILE` (JSON; NaN stays NaN), and where the module ran: how a test knows the run
+    trained and validated, and on which device."""
+
+    device = "none"  # where the module trained (at the fit's end Lightning has moved it back to the CPU)
+
+    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.device = module.device.type
 
     def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         out = os.environ.get("SEQZOO_TEST_METRICS_FILE")
         if out and trainer.is_global_zero:
             metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-            Path(out).write_text(json.dumps({"global_step": trainer.global_step, "metrics": metrics}))
+            run = {"global_step": trainer.global_step, "metrics": metrics, "device": self.device}
+            Path(out).write_text(json.dumps(run))
 
 
 class PoisonAtStep(pl.Callback):

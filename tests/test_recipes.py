@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+import torch
 import yaml
 
 import seqzoo
@@ -39,8 +40,21 @@ def test_recipe_header_gives_the_exact_command(recipe):
     assert any(f"seqzoo fit --config {recipe}" in line for line in header), header
 
 
+# "gpu" runs where CUDA is (tests/test_gpu.py says how): the recipes' networks on cuDNN's kernels
+ACCELERATORS = [
+    "cpu",
+    pytest.param(
+        "gpu",
+        marks=pytest.mark.skipif(
+            not torch.cuda.is_available(), reason="needs a CUDA GPU; there is none here"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_recipe_runs_fast_dev_run(recipe, tmp_path, request):
+def test_recipe_runs_fast_dev_run(recipe, accelerator, tmp_path, request):
     config = yaml.safe_load((ROOT / recipe).read_text())
     data_dir = (config["data"].get("init_args") or {}).get("data_dir")
     if data_dir and not (ROOT / data_dir).is_dir():
@@ -63,6 +77,8 @@ def test_recipe_runs_fast_dev_run(recipe, tmp_path, request):
         *data,
         "--trainer.fast_dev_run",
         "true",
+        "--trainer.accelerator",
+        accelerator,
         "--trainer.default_root_dir",
         str(tmp_path),
         "--trainer.logger.init_args.save_dir",
@@ -73,6 +89,7 @@ def test_recipe_runs_fast_dev_run(recipe, tmp_path, request):
     run = json.loads(report.read_text())
     callbacks = [c.get("init_args", {}) for c in config["trainer"].get("callbacks", [])]
     monitored = {c["monitor"] for c in callbacks if "monitor" in c}
+    assert run["device"] == {"cpu": "cpu", "gpu": "cuda"}[accelerator], run
     assert run["global_step"] == 1, run  # fast_dev_run: one training batch, one optimizer step
     for name in ("train_loss", *monitored):  # a step trained and the checkpoint's metric was validated
         assert math.isfinite(run["metrics"].get(name, math.nan)), f"{name} missing or not finite: {run}"
