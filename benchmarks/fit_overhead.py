@@ -53,7 +53,9 @@ def finished_now(device: torch.device) -> float:
 
 
 class StepClock(pl.Callback):
-    """Time (harness clock) and samples of the batches after `warmup`, from the end of the last warm-up."""
+    """Time (harness clock) and samples of the batches after `warmup`, from the end of the last warm-up to
+    the end of the last batch. The clock waits for the GPU there alone, as the hand loop does: waiting
+    after every batch would stop the CPU from queueing the next one while the GPU works."""
 
     def __init__(self, warmup: int) -> None:
         self.warmup, self.start, self.end, self.samples = warmup, 0.0, 0.0, 0
@@ -62,7 +64,9 @@ class StepClock(pl.Callback):
         if batch_idx == self.warmup - 1:
             self.start = finished_now(pl_module.device)
         elif batch_idx >= self.warmup:
-            self.end, self.samples = finished_now(pl_module.device), self.samples + len(batch[-1])
+            self.samples += len(batch[-1])
+            if batch_idx == trainer.num_training_batches - 1:
+                self.end = finished_now(pl_module.device)
 
 
 def trainer_throughput(case: Case, warmup: int, batches: int, accelerator: str) -> float:

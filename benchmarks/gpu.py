@@ -34,6 +34,7 @@ def run(quick: bool) -> list[Result]:
             cpu.append(trainer_throughput(case, warmup, batches, accelerator="cpu"))
             gpu.append(trainer_throughput(case, warmup, batches, accelerator="cuda"))
         value, reference = statistics.median(gpu), statistics.median(cpu)
+        print(f"gpu: {name}: {value:.0f} samples/s on the GPU, {reference:.0f} on the CPU", flush=True)
         details = f"{what}; {case.source}; {batches} timed batches after {warmup}, median of {repeats}"
         results.append(
             Result(
