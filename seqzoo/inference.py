@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -118,22 +120,34 @@ def check_predict_options(pre: Preprocessor, batch_size: Any, options: Mapping[s
             raise InputError(f"predict option {name} must be a {expected}, got {got}")
 
 
+# module -> [predict calls under way, the mode to restore after the last (None: nothing was switched)]
+_PREDICTING: weakref.WeakKeyDictionary[nn.Module, list] = weakref.WeakKeyDictionary()
+_PREDICTING_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def evaluating(module: nn.Module, net: nn.Module) -> Iterator[None]:
     """Eval mode for the duration (dropout off), then the mode the caller had.
 
     Switching modes walks every submodule, metrics included: costly per call, and a loaded model is in
     eval mode already. Only the network's mode can change what predict computes, so only then switch.
+    Calls from several threads share one switch, and the last to finish restores the mode: a call
+    that restored it alone would turn dropout back on under another's forward pass.
     """
-    was_training = module.training
-    switch = was_training or any(m.training for m in net.modules())
-    if switch:
-        module.eval()
+    with _PREDICTING_LOCK:
+        calls = _PREDICTING.setdefault(module, [0, None])
+        if calls[0] == 0 and (module.training or any(m.training for m in net.modules())):
+            calls[1] = module.training
+            module.eval()
+        calls[0] += 1
     try:
         yield
     finally:
-        if switch:
-            module.train(was_training)
+        with _PREDICTING_LOCK:
+            calls[0] -= 1
+            if calls[0] == 0 and calls[1] is not None:
+                module.train(calls[1])
+                calls[1] = None
 
 
 def input_placement(net: nn.Module) -> tuple[torch.device, torch.dtype | None]:

@@ -97,6 +97,33 @@ def test_a_predictor_put_in_training_mode_predicts_without_dropout_from_any_thre
     assert not served.training and not served.net.training
 
 
+def test_a_task_module_in_training_mode_predicts_without_dropout_from_any_thread_and_trains_on():
+    """`seqzoo.load(...)` in the middle of training (train mode) answers in eval mode for the call
+    and is back in train mode after. From several threads, each call restoring the mode on its own
+    turned dropout on under another thread's forward pass; the last call out restores it now."""
+    task = seqzoo.load("gru_dropout.jena")
+    frame = raw_window(task)
+    longer = pd.concat([frame, frame.iloc[:40]], ignore_index=True)
+    longer["Date Time"] = pd.date_range("2024-06-01", periods=len(longer), freq="10min").strftime(
+        "%d.%m.%Y %H:%M:%S"
+    )
+    expected = task.predict(longer, rolling=True, batch_size=2)
+    task.train()
+    answers: list[pd.Series] = []
+
+    def serve() -> None:
+        for _ in range(3):
+            answers.append(task.predict(longer, rolling=True, batch_size=2))
+
+    threads = [threading.Thread(target=serve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 12 and sum(not answer.equals(expected) for answer in answers) == 0
+    assert task.training and task.net.training
+
+
 def test_bad_inputs_are_the_same_input_errors_as_with_load():
     served = seqzoo.predictor("gru.synthetic")
     with pytest.raises(InputError, match=r"shape \(n, 10\)"):
