@@ -16,6 +16,8 @@ from seqzoo.errors import ArtifactError, InputError
 from seqzoo.inference import input_placement, persistence
 
 if TYPE_CHECKING:
+    import lightning.pytorch as pl
+
     from seqzoo.ensembles import Ensemble
     from seqzoo.tasks.base import SeqzooTask
 
@@ -83,18 +85,28 @@ def evaluate(
     if isinstance(model, Ensemble):
         if split != "test":
             raise InputError("ensembles are measured on the test split only (their members chose on val)")
-        return evaluate_ensemble(model, data_dir)
-    import lightning.pytorch as pl
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
+        return evaluate_ensemble(model, data_dir, accelerator)
     if not model.recipe:
         raise ArtifactError("the model carries no recipe.yaml, so its test data cannot be rebuilt")
     datamodule = datamodule_from_recipe(model.recipe, data_dir)
     datamodule.preprocessing = model.preprocessing
     _, dtype = input_placement(model)
-    precision = PRECISIONS.get(dtype, "32-true")  # Lightning then casts the batches to the model's dtype
+    trainer = measuring_trainer(accelerator, PRECISIONS.get(dtype, "32-true"))  # casts batches to match
+    run = getattr(trainer, SPLITS[split])
+    with full_float32_precision():
+        (results,) = run(model, datamodule=datamodule, verbose=False)
+    wanted = [k for k in sorted(results) if k.startswith(f"{split}_") and k != f"{split}_loss"]
+    metrics = {k: float(results[k]) for k in wanted}
+    return metrics, datamodule.describe()
+
+
+def measuring_trainer(accelerator: str, precision: str = "32-true") -> pl.Trainer:
+    """A quiet Trainer on one device; an accelerator that does not exist here is an `InputError`."""
+    import lightning.pytorch as pl
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     try:
-        trainer = pl.Trainer(
+        return pl.Trainer(
             accelerator=accelerator,
             devices=1,
             precision=precision,
@@ -105,35 +117,44 @@ def evaluate(
         )
     except (MisconfigurationException, ValueError, ImportError) as err:  # no such device, name or backend
         raise InputError(f"cannot evaluate on accelerator {accelerator!r}: {err}") from err
-    run = getattr(trainer, SPLITS[split])
-    with full_float32_precision():
-        (results,) = run(model, datamodule=datamodule, verbose=False)
-    wanted = [k for k in sorted(results) if k.startswith(f"{split}_") and k != f"{split}_loss"]
-    metrics = {k: float(results[k]) for k in wanted}
-    return metrics, datamodule.describe()
 
 
-def _test_outputs(member: SeqzooTask, data_dir: str | None) -> tuple[Any, dict[str, torch.Tensor]]:
-    """One member over its recipe's test split in file order, read through its own preprocessing:
-    forecasts, truth and the naive forecast in the data's units, or class probabilities and labels."""
+def _test_outputs(
+    member: SeqzooTask, data_dir: str | None, device: torch.device
+) -> tuple[Any, dict[str, torch.Tensor]]:
+    """One member over its recipe's test split in file order, read through its own preprocessing and run
+    on `device` in the member's float dtype: forecasts, truth and the naive forecast in the data's
+    units, or class probabilities and labels. The member goes back where it was afterwards."""
     if not member.recipe:
         raise ArtifactError("an ensemble member carries no recipe.yaml, so its test data cannot be rebuilt")
     datamodule = datamodule_from_recipe(member.recipe, data_dir)
     datamodule.preprocessing = member.preprocessing
     datamodule.setup("test")
     pre, parts = member.preprocessor, {"output": [], "truth": [], "naive": []}
-    member.eval()
-    with torch.inference_mode():
-        for i, batch in enumerate(datamodule.predict_dataloader()):
-            parts["output"].append(member.predict_step(batch, i).double())
-            if member.task_name == "forecasting":
-                x, y = batch
-                parts["truth"].append(pre.denormalize(y.double()))
-                naive = persistence(x, pre.target_index, y.ndim == 2)
-                parts["naive"].append(pre.denormalize(naive.double()))
-            else:
-                parts["truth"].append(batch[-1])
+    home, dtype = input_placement(member)
+    member.eval().to(device)
+    try:
+        with torch.inference_mode(), full_float32_precision():
+            for i, batch in enumerate(datamodule.predict_dataloader()):
+                placed = [_placed(t, device, dtype) for t in batch]
+                parts["output"].append(member.predict_step(placed, i).double().cpu())
+                if member.task_name == "forecasting":
+                    x, y = batch
+                    parts["truth"].append(pre.denormalize(y.double()))
+                    naive = persistence(x, pre.target_index, y.ndim == 2)
+                    parts["naive"].append(pre.denormalize(naive.double()))
+                else:
+                    parts["truth"].append(batch[-1])
+    finally:
+        member.to(home)
     return datamodule, {k: torch.cat(v) for k, v in parts.items() if v}
+
+
+def _placed(batch_part: torch.Tensor, device: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
+    """On the member's device; floating tensors also in its float dtype (token ids stay integers)."""
+    if dtype is not None and batch_part.is_floating_point():
+        return batch_part.to(device, dtype)
+    return batch_part.to(device)
 
 
 def _scores(task: str, output: torch.Tensor, truth: torch.Tensor, num_classes: int) -> dict[str, float]:
@@ -148,7 +169,7 @@ def _scores(task: str, output: torch.Tensor, truth: torch.Tensor, num_classes: i
 
 
 def evaluate_ensemble(
-    ensemble: Ensemble, data_dir: str | None = None
+    ensemble: Ensemble, data_dir: str | None = None, accelerator: str = "cpu"
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The ensemble's test metrics, each member's on the same examples (`NAME:test_mae`, ...), and the
     naive forecast's for forecasters.
@@ -157,11 +178,12 @@ def evaluate_ensemble(
     members share the task protocol, so they see the same examples in the same order, which is checked:
     their targets must agree. Outputs combine as `Ensemble.predict` combines them (the mean).
     """
+    device = measuring_trainer(accelerator).strategy.root_device  # checked as `evaluate` checks it
     first = ensemble.members[0]
-    datamodule, reference = _test_outputs(first, data_dir)
+    datamodule, reference = _test_outputs(first, data_dir, device)
     outputs = [reference["output"]]
     for member, name in zip(ensemble.members[1:], ensemble.names[1:], strict=True):
-        _, seen = _test_outputs(member, data_dir)
+        _, seen = _test_outputs(member, data_dir, device)
         truth = seen["truth"]
         if truth.shape != reference["truth"].shape or not torch.allclose(
             truth.double(), reference["truth"].double(), atol=1e-3

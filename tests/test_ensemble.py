@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import seqzoo
 from seqzoo.catalog import pretrained_path
@@ -161,6 +162,23 @@ def test_evaluate_measures_the_ensemble_and_each_member_on_the_same_test_windows
     assert data["name"].startswith("synthetic")
     with pytest.raises(InputError, match="test split only"):
         evaluate(ens, split="val")
+
+
+def test_evaluate_runs_each_member_in_its_own_float_dtype_and_leaves_it_there():
+    """A member moved to float64 reads float64 batches, as `evaluate` and `predict` give it one."""
+    wide = seqzoo.load(SYNTHETIC[0]).to(torch.float64)
+    metrics, _ = evaluate(seqzoo.ensemble([wide, SYNTHETIC[1]]))
+    card = seqzoo.load(SYNTHETIC[0]).artifact_config["metrics"]
+    assert metrics[f"{SYNTHETIC[0]}:test_mae"] == pytest.approx(card["test_mae"], rel=1e-4)
+    assert next(wide.parameters()).dtype == torch.float64
+
+
+def test_an_ensemble_is_evaluated_on_the_accelerator_asked_for_or_refuses_it():
+    ens = seqzoo.ensemble(SYNTHETIC[:2])
+    with pytest.raises(InputError, match="cannot evaluate on accelerator 'abacus'"):
+        evaluate(ens, accelerator="abacus")
+    on_cpu, _ = evaluate(ens, accelerator="cpu")
+    assert on_cpu == evaluate(ens)[0]
 
 
 def test_cli_evaluates_an_ensemble_folder(tmp_path):
