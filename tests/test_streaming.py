@@ -46,6 +46,17 @@ def test_streaming_is_refused_where_it_cannot_be_exact(name, why):
         seqzoo.create_model(name).init_state(1)
 
 
+@pytest.mark.parametrize("name", ["gru", "lstm", "stacked_gru"])
+def test_a_state_for_another_batch_or_none_is_refused_naming_what_to_pass(name):
+    model = seqzoo.create_model(name, input_size=2).eval()
+    with pytest.raises(
+        SeqzooError, match=r"batch of another size .* than the input's 3; start with init_state\(3\)"
+    ):
+        model.step(torch.randn(3, 2), model.init_state(2))
+    with pytest.raises(SeqzooError, match="layer states that init_state"):
+        model.step(torch.randn(3, 2), None)
+
+
 def fit_one_epoch(task: ForecastingTask, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     trainer = quiet_trainer(1)
     trainer.fit(task, DataLoader(TensorDataset(x, y), batch_size=8))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -199,11 +200,27 @@ class RecurrentEncoder(nn.Module):
 
     def forward_chunk(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """Every step of a chunk `(batch, time, features)` continuing from `state` (streaming, TBPTT)."""
+        _check_state(state, len(self.layers), x.shape[0])
         new_state = []
         for layer, layer_state in zip(self.layers, state, strict=True):
             x, s = run_layer(layer, x, layer_state)
             new_state.append(s)
         return x, new_state
+
+
+def _check_state(state: Any, layers: int, batch: int) -> None:
+    """A state from `init_state` for this many layers and this batch, or an error naming what differs."""
+    if not isinstance(state, (list, tuple)) or len(state) != layers:
+        raise SeqzooError(
+            f"state must be the list of {layers} layer states that init_state(batch_size) returns"
+        )
+    first = state[0][0] if isinstance(state[0], tuple) else state[0]
+    if not isinstance(first, Tensor) or first.shape[1] != batch:
+        got = tuple(first.shape) if isinstance(first, Tensor) else type(first).__name__
+        raise SeqzooError(
+            f"state holds a batch of another size ({got}) than the input's {batch}; "
+            f"start with init_state({batch})"
+        )
 
 
 def _recurrent(
