@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import yaml
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from benchmarks.harness import Result, device_name, now
+from benchmarks.harness import Result, device_name, now, subnormals_flushed
 from seqzoo.data.windows import SlidingWindows, window_loader
 from seqzoo.tasks import ClassificationTask, ForecastingTask, SeqzooTask
 
@@ -37,6 +38,7 @@ class Case:
     loss_of: Callable[[nn.Module, tuple], Tensor]
     source: str  # where the batches come from, for the report
     datamodule: pl.LightningDataModule | None = None  # Trainer.fit gets this, if any
+    deterministic: bool = True  # the recipe's `trainer.deterministic`: both sides train so (cuDNN picks)
 
 
 def training_device() -> torch.device:
@@ -85,6 +87,7 @@ def trainer_throughput(case: Case, warmup: int, batches: int, accelerator: str) 
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[clock],
+        deterministic=case.deterministic,
     )
     if case.datamodule is not None:  # Trainer builds the loaders from the DataModule, as `seqzoo fit` does
         trainer.fit(case.task, datamodule=case.datamodule)
@@ -95,26 +98,29 @@ def trainer_throughput(case: Case, warmup: int, batches: int, accelerator: str) 
 
 def loop_throughput(case: Case, warmup: int, batches: int) -> float:
     """Samples per second of the plain loop anyone would write over `task.net`: zero_grad, loss, backward,
-    clip, step; the optimizer is the one the task configures (class, learning rate, weight decay). Subnormals
-    are flushed on CPU as `seqzoo fit` flushes them, so the ratio is the cost of Lightning and the data path
-    alone (flushing alone made CPU GRU training about 3x faster; see benchmarks/peers.py)."""
+    clip, step, with the optimizer the task makes. As `Trainer.fit` runs the recipe, subnormals are flushed
+    on CPU (that alone made CPU GRU training about 3x faster; see benchmarks/peers.py), algorithms are
+    deterministic when the recipe says so, and batches go to a GPU without waiting: the ratio is the cost
+    of Lightning and the data path alone."""
     device = training_device()
-    net, h = case.task.net.to(device), case.task.hparams  # Trainer.fit leaves the task on the CPU
-    flushing = device.type == "cpu" and torch.set_flush_denormal(True)
+    net = case.task.net.to(device)  # Trainer.fit leaves the task on the CPU
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    if case.deterministic and device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # as Lightning sets it
+    torch.use_deterministic_algorithms(case.deterministic)
     try:
-        return _timed_loop(case, net, h, warmup, batches, device)
+        with subnormals_flushed():
+            return _timed_loop(case, net, warmup, batches, device)
     finally:
-        if flushing:
-            torch.set_flush_denormal(False)
+        torch.use_deterministic_algorithms(was_deterministic)
 
 
-def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int, device: torch.device) -> float:
-    opt_class = torch.optim.AdamW if h.optimizer == "adamw" else torch.optim.Adam
-    opt = opt_class(net.parameters(), lr=h.lr, weight_decay=h.weight_decay)
+def _timed_loop(case: Case, net: nn.Module, warmup: int, batches: int, device: torch.device) -> float:
+    opt = case.task.make_optimizer()
     net.train()
     samples, start = 0, now()
     for i, batch in enumerate(itertools.islice(case.loader, warmup + batches)):
-        batch = tuple(t.to(device) for t in batch)
+        batch = tuple(t.to(device, non_blocking=True) for t in batch)
         opt.zero_grad()
         case.loss_of(net, batch).backward()
         nn.utils.clip_grad_norm_(net.parameters(), CLIP)
@@ -129,6 +135,11 @@ def _timed_loop(case: Case, net: nn.Module, h, warmup: int, batches: int, device
 def recipe_config(recipe: str) -> dict:
     """A zoo recipe (`recipes/<task>/<arch>.yaml`) as read."""
     return yaml.safe_load((RECIPES / recipe).read_text())
+
+
+def deterministic_of(config: dict) -> bool:
+    """The recipe's `trainer.deterministic` (every Jena and IMDB recipe sets it)."""
+    return bool((config.get("trainer") or {}).get("deterministic", False))
 
 
 def recipe_task(config: dict, **overrides) -> SeqzooTask:
@@ -211,9 +222,11 @@ def cases(quick: bool, count: int) -> dict[str, tuple[Case, str]]:
     out = {}
     loader, source, dm = jena_batches(quick)
     for recipe in recipes("jena", "gru"):
-        task = recipe_task(recipe_config(recipe), predict_delta=False)
+        config = recipe_config(recipe)
+        task = recipe_task(config, predict_delta=False)
         what = f"{recipe}'s network and optimizer, batch 128 x 240 steps x 19 inputs"
-        out[f"fit_overhead_{task.hparams.arch}_jena"] = (Case(task, loader, jena_loss, source, dm), what)
+        case = Case(task, loader, jena_loss, source, dm, deterministic_of(config))
+        out[f"fit_overhead_{task.hparams.arch}_jena"] = (case, what)
     readers = {}  # one DataModule per tokenization (vocabulary, cut, word pairs) the recipes ask for
     for recipe in recipes("imdb", "lstm"):
         config = recipe_config(recipe)
@@ -224,7 +237,8 @@ def cases(quick: bool, count: int) -> dict[str, tuple[Case, str]]:
         loader, source, dm = readers[tokenization]
         task = recipe_task(config)
         what = f"{recipe}'s network and optimizer, batch {REVIEW_BATCH} reviews"
-        out[f"fit_overhead_{task.hparams.arch}_imdb"] = (Case(task, loader, review_loss, source, dm), what)
+        case = Case(task, loader, review_loss, source, dm, deterministic_of(config))
+        out[f"fit_overhead_{task.hparams.arch}_imdb"] = (case, what)
     return out
 
 

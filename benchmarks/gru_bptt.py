@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from benchmarks.harness import Result, alternating_medians, device_name
+from benchmarks.harness import Result, alternating_medians, device_name, subnormals_flushed
 from seqzoo.nn.recurrent import RecurrentEncoder
 
 
@@ -80,9 +80,5 @@ def measure(name: str, case: Case, quick: bool) -> Result:
 
 
 def run(quick: bool) -> list[Result]:
-    flushing = torch.set_flush_denormal(True)
-    try:
+    with subnormals_flushed():
         return [measure(name, case, quick) for name, case in CASES.items()]
-    finally:
-        if flushing:
-            torch.set_flush_denormal(False)  # torch's default

@@ -14,19 +14,36 @@ from benchmarks.harness import Result, clock_name, device_name
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
-# Each approach runs in its own process, so its peak RSS is its own.
+# Each approach runs in its own process. Memory is what malloc holds allocated (glibc's mallinfo2; NaN
+# elsewhere), read after each block of batches while the last batch is still held. Neither resident-set
+# figure works here: the lifetime peak (ru_maxrss) was already ~18 MB above the live set after setup,
+# and the live set hardly grows either way, because malloc reuses what setup freed.
 PROGRAM = r"""
-import json, resource, statistics, sys, time
+import ctypes, json, statistics, sys, time
 import numpy as np
 from seqzoo.data.jena import JenaDataModule, JenaScaler
 from seqzoo.data.windows import window_loader
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                 "fordblks", "keepcost")]
+
+def allocated_mb():
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return float("nan")
+    mallinfo2.restype = MallInfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20  # heap chunks in use + mmapped chunks
 
 approach, blocks, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 clock = time.process_time if sys.argv[4] == "cpu" else time.perf_counter
 dm = JenaDataModule(data_dir)
 dm.setup()
 dataset = dm.dataset("train")
-rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+allocated_before = peak = allocated_mb()
 lookback, step, delay, batch, block = 1440, 6, 144, 128, 20
 if approach == "seqzoo":
     batches = iter(window_loader(dataset, batch, shuffle=True))  # 532 batches: more than are drawn
@@ -52,10 +69,10 @@ for _ in range(blocks):
     for _ in range(block):
         x, y = next(batches)
     rates.append(block * batch / (clock() - start))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = max(peak, allocated_mb())
 data_bytes = dataset.data.untyped_storage().nbytes()
-print(json.dumps({"windows_per_s": statistics.median(rates), "extra_peak_mb": (peak - rss_before) / 1024,
-                  "data_mb": data_bytes / 2**20}))
+print(json.dumps({"windows_per_s": statistics.median(rates), "extra_peak_mb": peak - allocated_before,
+                  "data_mb": data_bytes / 2**20, "batch_mb": x.nbytes / 2**20}))
 """
 
 
@@ -98,11 +115,12 @@ def run(quick: bool) -> list[Result]:
         ),
         Result(
             name="jena_pipeline_memory",
-            metric="peak RSS growth while iterating (MB)",
+            metric="peak memory allocated while iterating, beyond the data module's (MB)",
             value=ours["extra_peak_mb"],
             reference=book["extra_peak_mb"],
             ratio=ours["extra_peak_mb"] / max(book["extra_peak_mb"], 1e-9),
-            target=f"close to 0: batches are gathered from {ours['data_mb']:.1f} MB of rows kept once",
+            target=f"about one batch ({ours['batch_mb']:.1f} MB; the book's {book['batch_mb']:.1f} MB): "
+            f"batches are gathered from {ours['data_mb']:.1f} MB of rows kept once",
             **common,
         ),
     ]

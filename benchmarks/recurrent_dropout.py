@@ -1,14 +1,20 @@
-"""Recurrent dropout's own cell loop versus the fused nn.GRU kernel without dropout (training step)."""
+"""Recurrent dropout's own cell loop versus the fused nn.GRU kernel without dropout (training step), with
+subnormal floats flushed on both sides as `seqzoo fit` trains."""
 
 from __future__ import annotations
 
 import torch
 
-from benchmarks.harness import Result, alternating_medians, device_name
+from benchmarks.harness import Result, alternating_medians, device_name, subnormals_flushed
 from seqzoo.nn.recurrent import RecurrentEncoder
 
 
 def run(quick: bool) -> list[Result]:
+    with subnormals_flushed():
+        return _measure(quick)
+
+
+def _measure(quick: bool) -> list[Result]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     batch, steps, features = (128, 240, 14)  # a Jena batch: 10 days of hourly rows
     repeats, warmup = (1, 1) if quick else (10, 2)

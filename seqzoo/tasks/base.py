@@ -314,11 +314,16 @@ class SeqzooTask(pl.LightningModule):
                 "(trainer.gradient_clip_val)"
             )
 
-    def configure_optimizers(self):
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer the hyperparameters name, over the trainable parameters only (frozen parts stay
+        bit-identical); also what benchmarks/fit_overhead.py's hand-written loop steps."""
         h = self.hparams
         extra = {"momentum": h.momentum} if h.optimizer in ("sgd", "rmsprop") else {}
-        trainable = [p for p in self.parameters() if p.requires_grad]  # frozen parts stay bit-identical
-        opt = OPTIMIZERS[h.optimizer](trainable, lr=h.lr, weight_decay=h.weight_decay, **extra)
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return OPTIMIZERS[h.optimizer](trainable, lr=h.lr, weight_decay=h.weight_decay, **extra)
+
+    def configure_optimizers(self):
+        h, opt = self.hparams, self.make_optimizer()
         if h.scheduler is None:
             return opt
         sched = build_scheduler(h.scheduler, opt, self._scheduler_kwargs(h.scheduler, h.scheduler_kwargs))
