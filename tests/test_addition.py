@@ -191,6 +191,22 @@ def test_a_file_of_four_digit_operands_trains_a_model_that_reads_them(tmp_path):
     assert codec.decode(tgt[:1]) == [answer.strip()]
 
 
+def test_a_zero_padded_file_trains_on_the_questions_predict_will_read(tmp_path):
+    """ "026+077_103": read as written, the model trained on inputs `predict` (which reads "26+77")
+    never gives it, and evaluate scored those instead of what users ask."""
+    lines = [f"{a:03d}+{b:03d}_{a + b:04d}" for a, b in [(26, 77), (5, 3), (100, 9)] * 4]
+    (tmp_path / "padded.txt").write_text("\n".join(lines) + "\n")
+    assert read_addition_file(tmp_path / "padded.txt")[:2] == [("26+77  ", "_103 "), ("5+3    ", "_8   ")]
+    dm = AdditionDataModule(path=str(tmp_path / "padded.txt"), val_size=2)
+    dm.setup("fit")
+    codec = AdditionCodec.from_config(dm.preprocessing)
+    for question, answer in dm.splits["train"]:
+        a, b = question.split("+")
+        src, tgt = dm.tensors("train", [(question, answer)])
+        assert torch.equal(src[0], codec.encode([f"{int(a):03d}+{int(b):03d}"])[0])  # as a user asks
+        assert codec.decode(tgt) == [f"_{int(answer[1:])}"]
+
+
 def test_a_file_a_pretrained_codec_cannot_read_is_a_data_error(tmp_path):
     four = _write_additions(tmp_path / "four.txt", [(a, a + 4000) for a in range(1000, 1100)], width=4)
     dm = AdditionDataModule(path=four)

@@ -78,7 +78,8 @@ def read_addition_file(path: str | Path) -> list[tuple[str, str]]:
     """Lines like `16+75  _91  ` (the book's addition.txt) -> (question, answer) pairs.
 
     Every line is checked (format, the width line 1 sets, the sum), so a damaged file is a `DataError`
-    naming the line, not a `KeyError` in the codec or a model trained on wrong answers.
+    naming the line, not a `KeyError` in the codec or a model trained on wrong answers. Numbers lose
+    their leading zeros ("026+077  _103" gives ("26+77  ", "_103")), as `predict` reads questions.
     """
     path = Path(path)
     if not path.is_file():
@@ -111,7 +112,9 @@ def read_addition_file(path: str | Path) -> list[tuple[str, str]]:
         a, b, total = (int(found[key]) for key in ("a", "b", "sum"))
         if a + b != total:
             raise DataError(f"{path}:{number}: {a}+{b} is {a + b}, but the answer is {total}; got {line!r}")
-        pairs.append((question, answer))
+        # As `predict` reads questions ("007+3" as "7+3"): a fixed-width file with zero-padded numbers
+        # would otherwise train the model on inputs it never gets. Widths stay the file's.
+        pairs.append((f"{a}+{b}".ljust(len(question)), f"_{total}".ljust(len(answer))))
     if not pairs:
         raise DataError(f"{path}: no questions in the file (it is empty)")
     return pairs
