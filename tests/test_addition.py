@@ -245,7 +245,8 @@ def test_a_file_that_is_not_utf8_is_a_data_error(tmp_path):
     [
         (np.array("16+75"), "a list or 1-D array of questions"),
         (np.array([["16+75"]]), "got a 2-D array"),
-        (["0" * 5000 + "1+1"], "at most 3 leading zeros), got '000000000000...00000000001+1'"),
+        (["0" * 5000 + "1+1"], "at most 3 leading zeros); question 0 is '000000000000...00000000001+1'"),
+        (["16+75", 16], "question 1 is 16"),
         (["00000+1"], "at most 3 leading zeros"),
         (["1+0000016"], "at most 3 leading zeros"),
     ],

@@ -103,11 +103,11 @@ class AdditionCodec:
         # Leading zeros are bounded, so int() below never meets Python's limit on digits.
         operand = rf"0{{0,{self.max_digits}}}(?:[1-9][0-9]{{0,{self.max_digits - 1}}}|0)"
         pattern = re.compile(rf"{operand}\+{operand}")
-        for q in raw:
+        for i, q in enumerate(raw):
             if not isinstance(q, str) or not pattern.fullmatch(q.strip()):
                 raise InputError(
                     f"expected questions 'a+b' with operands of 1 to {self.max_digits} digits (and at most "
-                    f"{self.max_digits} leading zeros), got {reprlib.repr(q)}"
+                    f"{self.max_digits} leading zeros); question {i} is {reprlib.repr(q)}"
                 )
         if len(raw) == 0:  # no questions: an empty batch of the right width, so predict returns []
             return torch.empty((0, self.question_length), dtype=torch.long)
