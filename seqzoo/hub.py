@@ -165,7 +165,8 @@ def _snapshot(repo_id: str, revision: str | None, local_files_only: bool, where:
             raise ArtifactError(
                 f"{where}: downloads are off ({offline}) and this revision is not in the local Hugging "
                 f"Face cache ({cache}). Load it once with network, or copy it on a machine with network "
-                f"with `seqzoo download {repo_id} --to DIR` and load the folder DIR/{repo_id}."
+                f"with `seqzoo download {repo_id}{'' if revision is None else f' --revision {revision}'} "
+                f"--to DIR` and load the folder DIR/{repo_id}."
             ) from err
         status = _status(err)
         if status is not None:
@@ -270,8 +271,10 @@ class Copied:
     commit: str | None
 
 
-def _destination(to: Path, name: str) -> Path:
-    if name in catalog() or is_repo_id(name):
+def _destination(to: Path, name: str, from_hub: bool) -> Path:
+    """`to/<name>` for catalogue names and Hub repo ids (`org/repo` keeps its two levels); a local folder
+    goes to `to/<its folder name>`, however its path is spelled."""
+    if name in catalog() or from_hub:
         return to / name
     return to / Path(name).expanduser().resolve().name
 
@@ -299,7 +302,9 @@ def copy_artifacts(
     for name, hub in zip(names, from_hub, strict=True):
         source = resolve(name, revision=revision if hub else None, local_files_only=local_files_only)
         load_folder(source)
-        dest = destination_folder(_destination(to, name), "copy")
+        dest = destination_folder(_destination(to, name, hub), "copy")
+        if dest.resolve() == source.resolve() or source.resolve() in dest.resolve().parents:
+            raise ArtifactError(f"{name} is {source}: copying it to {dest} would write it into itself")
         keep = check_replaceable(dest, [*ARTIFACT_FILES, *ENSEMBLE_FILES, ENSEMBLE_MEMBERS], "copy")
         check_members_replaceable(dest)
         with atomic_folder(dest, keep) as tmp:

@@ -266,7 +266,10 @@ def test_offline_loads_come_from_the_cache_and_uncached_revisions_say_so(hub, fe
     assert (
         "downloads are off (HF_HUB_OFFLINE=1)" in message and "not in the local Hugging Face cache" in message
     )
-    assert str(hub.root / "hf" / "hub") in message and "seqzoo download acme/gru-synth --to DIR" in message
+    assert (
+        str(hub.root / "hf" / "hub") in message
+        and "seqzoo download acme/gru-synth --revision v2 --to DIR" in message
+    )
     assert "downloads are off (local_files_only=True)" in uncached_local["message"]
     assert "revision 'dev'" in uncached_local["message"]
 
@@ -427,6 +430,23 @@ def test_download_refuses_what_it_cannot_do(tmp_path, capsys):
     with pytest.raises(ArtifactError, match="refusing to replace .*gru.synthetic: .* holds notes.txt"):
         copy_artifacts(["gru.synthetic"], tmp_path)
     assert (tmp_path / "gru.synthetic" / "notes.txt").read_text() == "mine"
+
+
+def test_a_local_folder_is_copied_by_its_folder_name_however_spelled_and_never_into_itself(
+    tmp_path, monkeypatch
+):
+    """`runs/my-gru` looks like a Hub id `org/repo`: it went to `to/runs/my-gru` while `./runs/my-gru`
+    went to `to/my-gru`, and a copy into the folder itself nested it there."""
+    monkeypatch.chdir(tmp_path)
+    seqzoo.load("gru.synthetic").save_pretrained(tmp_path / "runs" / "my-gru")
+    copied = copy_artifacts(["runs/my-gru", "./runs/my-gru"], "out")
+    assert [c.destination.resolve() for c in copied] == [(tmp_path / "out" / "my-gru").resolve()] * 2
+    assert not (tmp_path / "out" / "runs").exists()
+    with pytest.raises(ArtifactError, match="would write it into itself"):
+        copy_artifacts(["runs/my-gru"], "runs/my-gru")
+    with pytest.raises(ArtifactError, match="would write it into itself"):
+        copy_artifacts(["runs/my-gru"], "runs")
+    assert sorted(p.name for p in (tmp_path / "runs" / "my-gru").iterdir() if p.is_dir()) == []
 
 
 def test_bundled_names_need_no_network_and_have_no_revisions(monkeypatch, tmp_path):
