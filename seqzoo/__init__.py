@@ -87,7 +87,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def list_pretrained(pattern: str = "*") -> list[str]:
-    """Published checkpoint names (`arch.task`) matching a shell-style wildcard."""
+    """Published checkpoint names (`arch.dataset`, e.g. `gru.jena`) matching a shell-style wildcard."""
     from seqzoo.catalog import list_pretrained as _list_pretrained
 
     return _list_pretrained(pattern)

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from seqzoo.errors import UnknownNameError
+from seqzoo.errors import UnknownNameError, check_name
 
 ZOO_DIR = Path(__file__).parent / "zoo"
 PRIMARY_METRIC = {"forecasting": "test_mae", "classification": "test_accuracy", "seq2seq": "test_exact_match"}
@@ -93,7 +93,9 @@ def catalog() -> dict[str, CatalogEntry]:
 
 
 def list_pretrained(pattern: str = "*") -> list[str]:
-    """Names (`arch.task`) of the published checkpoints matching a shell-style wildcard, sorted."""
+    """Names (`arch.dataset`, e.g. `gru.jena`) of the published checkpoints matching a shell-style
+    wildcard, sorted."""
+    check_name("pattern", pattern, "gru.*")
     return sorted(n for n in catalog() if fnmatch.fnmatchcase(n, pattern))
 
 

@@ -188,6 +188,9 @@ def _cmd_list(ns: argparse.Namespace) -> int:
     from seqzoo.catalog import catalog, list_pretrained
 
     rows = [catalog()[name].row() for name in list_pretrained(ns.pattern)]
+    if not rows and not ns.json:
+        print(f"no pretrained checkpoint matches {ns.pattern!r}; patterns are shell wildcards, e.g. 'gru.*'")
+        return 0
     if ns.json:
         print(json.dumps(rows, indent=2))
         return 0

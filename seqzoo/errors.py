@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 
 class SeqzooError(Exception):
@@ -42,7 +43,8 @@ def closest_names(name: str, known: list[str], n: int = 3, cutoff: float = 0.5) 
     """The known names a user most likely meant, best first.
 
     difflib alone misses common slips: swapped neighbours ("se2qseq"), capitals ("GRU.synthetic") and
-    a checkpoint named by its architecture only ("lstm" for "lstm.synthetic").
+    a checkpoint named by its architecture only ("lstm" for "lstm.synthetic"), and an architecture named
+    as a checkpoint ("lstm.synthetic" for "lstm").
     """
     typed = name.lower()
     scores = []
@@ -50,7 +52,7 @@ def closest_names(name: str, known: list[str], n: int = 3, cutoff: float = 0.5) 
         lower = candidate.lower()
         if lower == typed:
             score = 1.0
-        elif lower.split(".")[0] == typed:
+        elif typed.split(".")[0] == lower.split(".")[0]:  # "lstm" for "lstm.synthetic", or the reverse
             score = 0.9
         else:
             similar = difflib.SequenceMatcher(None, typed, lower).ratio()
@@ -58,6 +60,12 @@ def closest_names(name: str, known: list[str], n: int = 3, cutoff: float = 0.5) 
         scores.append((score, candidate))
     ranked = sorted(scores, key=lambda pair: -pair[0])
     return [candidate for score, candidate in ranked if score >= cutoff][:n]
+
+
+def check_name(kind: str, name: Any, example: str) -> None:
+    """Names and patterns are strings: anything else is a SeqzooError saying so, not a TypeError."""
+    if not isinstance(name, str):
+        raise SeqzooError(f"{kind} must be a string like {example!r}, got {type(name).__name__} {name!r}")
 
 
 class UnknownNameError(SeqzooError, KeyError):

@@ -48,6 +48,10 @@ def test_list_filters_and_prints_json():
     rows = json.loads(run_seqzoo("list", "lstm.syn*", "--json").stdout)
     assert [r["name"] for r in rows] == ["lstm.synthetic"]
     assert rows[0]["params"] > 0 and rows[0]["value"] > 0
+    assert run_seqzoo("list", "gru").stdout.strip() == (
+        "no pretrained checkpoint matches 'gru'; patterns are shell wildcards, e.g. 'gru.*'"
+    )  # a bare architecture printed an empty table
+    assert json.loads(run_seqzoo("list", "gru", "--json").stdout) == []
 
 
 def test_export_then_load_and_predict(trained_checkpoint, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 import torch
@@ -127,3 +128,30 @@ def test_unknown_architecture_suggests_close_names():
 def test_bad_keyword_names_the_architecture():
     with pytest.raises(seqzoo.SeqzooError, match="cannot build architecture 'gru'"):
         seqzoo.create_model("gru", hidden=3)
+
+
+def test_a_checkpoint_name_given_for_an_architecture_suggests_the_architecture():
+    with pytest.raises(seqzoo.UnknownNameError, match=r"Did you mean 'lstm'\?"):
+        seqzoo.create_model("lstm.synthetic")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"bidirectional": "no"}, "gru: bidirectional must be True or False, got 'no'"),
+        ({"return_sequences": 1}, "gru: return_sequences must be True or False, got 1"),
+        ({"dropout": "0.1"}, "gru: dropout must be a number like 0.0, got '0.1'"),
+        ({"vocab_size": 0}, "gru: vocab_size must be None (numeric inputs) or a token count >= 1, got 0"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_refused_before_building(kwargs, says):
+    """A string "no" is truthy: it built a bidirectional GRU of twice the parameters."""
+    with pytest.raises(seqzoo.SeqzooError, match=re.escape(says)):
+        seqzoo.create_model("gru", **kwargs)
+    assert isinstance(seqzoo.create_model("gru", hidden_size=[8, 4], bidirectional=False), torch.nn.Module)
+
+
+@pytest.mark.parametrize("call", [seqzoo.create_model, seqzoo.list_models, seqzoo.list_pretrained])
+def test_names_and_patterns_that_are_not_strings_are_seqzoo_errors(call):
+    with pytest.raises(seqzoo.SeqzooError, match="must be a string like"):
+        call(None)
