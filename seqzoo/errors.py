@@ -52,8 +52,8 @@ def closest_names(name: str, known: list[str], n: int = 3, cutoff: float = 0.5) 
         lower = candidate.lower()
         if lower == typed:
             score = 1.0
-        elif typed.split(".")[0] == lower.split(".")[0]:  # "lstm" for "lstm.synthetic", or the reverse
-            score = 0.9
+        elif typed == lower.split(".")[0] or ("." not in lower and typed.split(".")[0] == lower):
+            score = 0.9  # "lstm" for the checkpoint "lstm.synthetic", or "lstm.synthetic" for "lstm"
         else:
             similar = difflib.SequenceMatcher(None, typed, lower).ratio()
             score = max(similar, 1 - _edit_distance(typed, lower) / max(len(typed), len(lower), 1))
