@@ -58,16 +58,42 @@ def test_the_predictor_answers_exactly_as_the_lightning_module(name):
     assert served.artifact_config["metrics"] == task.artifact_config["metrics"]
 
 
-def test_rolling_jena_forecasts_match_and_the_batch_size_changes_nothing():
-    served, task = seqzoo.predictor("gru.jena"), seqzoo.load("gru.jena")
-    frame = raw_window(served)
-    longer = pd.concat([frame, frame.iloc[:30]], ignore_index=True)  # times must keep 10-minute steps
+def readings_beyond_one_window(model, extra: int) -> pd.DataFrame:
+    """One window of raw readings and `extra` rows more, at 10-minute steps: `extra + 1` rolling forecasts."""
+    frame = raw_window(model)
+    longer = pd.concat([frame, frame.iloc[:extra]], ignore_index=True)  # times must keep 10-minute steps
     longer["Date Time"] = pd.date_range("2024-06-01", periods=len(longer), freq="10min").strftime(
         "%d.%m.%Y %H:%M:%S"
     )
+    return longer
+
+
+def test_rolling_jena_forecasts_match_and_the_batch_size_changes_nothing():
+    served, task = seqzoo.predictor("gru.jena"), seqzoo.load("gru.jena")
+    longer = readings_beyond_one_window(served, 30)
     rolling = served.predict(longer, rolling=True, batch_size=7)
     assert len(rolling) == 31
     pd.testing.assert_series_equal(rolling, task.predict(longer, rolling=True), check_exact=False, rtol=1e-6)
+
+
+def forecasts_in_train_mode_from_threads(model, batch_size: int, calls: int) -> tuple[pd.Series, list]:
+    """`model`'s rolling forecasts as it answers in eval mode, then what 4 threads calling it `calls`
+    times each got once it was put in train mode."""
+    longer = readings_beyond_one_window(model, 40)
+    expected = model.predict(longer, rolling=True, batch_size=batch_size)
+    model.train()
+    answers: list[pd.Series] = []
+
+    def serve() -> None:
+        for _ in range(calls):
+            answers.append(model.predict(longer, rolling=True, batch_size=batch_size))
+
+    threads = [threading.Thread(target=serve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return expected, answers
 
 
 def test_a_predictor_put_in_training_mode_predicts_without_dropout_from_any_thread():
@@ -75,24 +101,7 @@ def test_a_predictor_put_in_training_mode_predicts_without_dropout_from_any_thre
     eval and back on every call raced between threads: one thread's restore turned dropout on in the
     middle of another's forecasts."""
     served = seqzoo.predictor("gru_dropout.jena")
-    frame = raw_window(served)
-    longer = pd.concat([frame, frame.iloc[:40]], ignore_index=True)
-    longer["Date Time"] = pd.date_range("2024-06-01", periods=len(longer), freq="10min").strftime(
-        "%d.%m.%Y %H:%M:%S"
-    )
-    expected = served.predict(longer, rolling=True, batch_size=4)
-    served.train()
-    answers: list[pd.Series] = []
-
-    def serve() -> None:
-        for _ in range(2):
-            answers.append(served.predict(longer, rolling=True, batch_size=4))
-
-    threads = [threading.Thread(target=serve) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    expected, answers = forecasts_in_train_mode_from_threads(served, batch_size=4, calls=2)
     assert len(answers) == 8 and all(answer.equals(expected) for answer in answers)
     assert not served.training and not served.net.training
 
@@ -102,24 +111,7 @@ def test_a_task_module_in_training_mode_predicts_without_dropout_from_any_thread
     and is back in train mode after. From several threads, each call restoring the mode on its own
     turned dropout on under another thread's forward pass; the last call out restores it now."""
     task = seqzoo.load("gru_dropout.jena")
-    frame = raw_window(task)
-    longer = pd.concat([frame, frame.iloc[:40]], ignore_index=True)
-    longer["Date Time"] = pd.date_range("2024-06-01", periods=len(longer), freq="10min").strftime(
-        "%d.%m.%Y %H:%M:%S"
-    )
-    expected = task.predict(longer, rolling=True, batch_size=2)
-    task.train()
-    answers: list[pd.Series] = []
-
-    def serve() -> None:
-        for _ in range(3):
-            answers.append(task.predict(longer, rolling=True, batch_size=2))
-
-    threads = [threading.Thread(target=serve) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    expected, answers = forecasts_in_train_mode_from_threads(task, batch_size=2, calls=3)
     assert len(answers) == 12 and sum(not answer.equals(expected) for answer in answers) == 0
     assert task.training and task.net.training
 
